@@ -1,0 +1,97 @@
+"""The chat websocket: checks who may listen, then relays generation streams."""
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
+
+from chat import selectors, services
+from chat.payloads import (
+    CLOSE_NOT_FOUND,
+    CLOSE_NOT_LOGGED_IN,
+    ErrorEvent,
+    MessageEvent,
+    message_payload,
+)
+from inference.streams import generation_stream_read
+from llmhub.redis import redis_async_client
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_LOGGED_IN)
+            return
+        conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        self.conversation = await database_sync_to_async(selectors.conversation_get)(
+            user=user, conversation_id=conversation_id
+        )
+        if self.conversation is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.redis = redis_async_client()
+        self.relays: dict[int, asyncio.Task] = {}
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for relay in getattr(self, "relays", {}).values():
+            relay.cancel()
+        if hasattr(self, "redis"):
+            await self.redis.aclose()
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}
+        handler = handlers.get(content.get("type") if isinstance(content, dict) else None)
+        if handler is None:
+            await self.send_json(ErrorEvent(type="error", error="Unknown request."))
+            return
+        await handler(content)
+
+    async def on_send(self, content: dict) -> None:
+        try:
+            user_message, reply = await database_sync_to_async(services.message_post)(
+                conversation=self.conversation, text=str(content.get("text", ""))
+            )
+        except ValidationError as error:
+            await self.send_json(ErrorEvent(type="error", error=" ".join(error.messages)))
+            return
+        for message in (user_message, reply):
+            await self.send_json(MessageEvent(type="message", message=message_payload(message)))
+        self.relay_start(reply, after_seq=0)
+
+    async def on_stop(self, content: dict) -> None:
+        reply = await self.reply_from(content)
+        if reply is not None:
+            await database_sync_to_async(services.generation_cancel)(reply=reply)
+
+    async def on_resume(self, content: dict) -> None:
+        reply = await self.reply_from(content)
+        after_seq = content.get("after_seq", 0)
+        if reply is not None and isinstance(after_seq, int) and after_seq >= 0:
+            self.relay_start(reply, after_seq=after_seq)
+
+    async def reply_from(self, content: dict):
+        reply_id = content.get("reply_id")
+        if not isinstance(reply_id, int):
+            await self.send_json(ErrorEvent(type="error", error="reply_id must be an integer."))
+            return None
+        return await database_sync_to_async(selectors.reply_get)(
+            conversation=self.conversation, reply_id=reply_id
+        )
+
+    def relay_start(self, reply, *, after_seq: int) -> None:
+        previous = self.relays.pop(reply.pk, None)
+        if previous:
+            previous.cancel()
+        self.relays[reply.pk] = asyncio.create_task(self.relay(reply, after_seq))
+
+    async def relay(self, reply, after_seq: int) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            async for frame in generation_stream_read(self.redis, reply.pk, after_seq=after_seq):
+                if frame is None:
+                    # Nothing for a while: make sure someone can still finish this reply.
+                    await database_sync_to_async(services.generation_check)(reply=reply)
+                    continue
+                await self.send_json({**frame, "reply_id": reply.pk})

@@ -1,0 +1,122 @@
+"""Running one reply on a worker: backend events in, stream frames and a final record out."""
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.utils import timezone
+
+from chat.models import Message
+from chat.selectors import generation_history
+from chat.services import failed_frame, generation_finish
+from inference.backends import BackendError, backend_get
+from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
+from inference.types import Completion, GenerationRequest, ModelSpec
+from llmhub.redis import redis_client
+
+log = logging.getLogger(__name__)
+CANCEL_POLL_SECONDS = 0.1
+
+
+def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
+    """Move a queued reply to streaming on this worker; None if it is not queued any more
+    (cancelled, reaped, or a second delivery of the same task)."""
+    claimed = Message.objects.filter(pk=reply_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.STREAMING, worker=worker_name, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    return Message.objects.select_related("conversation__model").get(pk=reply_id)
+
+
+def generation_request(reply: Message) -> GenerationRequest:
+    model = reply.conversation.model
+    spec = ModelSpec(
+        name=model.name,
+        backend=model.backend,
+        file_path=model.file_path,
+        context_length=model.context_length,
+        n_threads=settings.LLAMA_THREADS,
+        n_gpu_layers=settings.LLAMA_GPU_LAYERS,
+    )
+    return GenerationRequest(
+        model=spec,
+        messages=generation_history(reply=reply),
+        max_tokens=model.max_tokens,
+        temperature=model.temperature,
+    )
+
+
+def _watch_cancel_flag(reply_id: int, request: GenerationRequest) -> threading.Event:
+    """Poll the reply's cancel flag from a side thread; the engine checks the event."""
+    done = threading.Event()
+    key = cancel_key(reply_id)
+
+    def watch() -> None:
+        while not done.wait(CANCEL_POLL_SECONDS):
+            if redis_client().exists(key):
+                request.cancelled.set()
+                return
+
+    threading.Thread(target=watch, name=f"cancel-watch:{reply_id}", daemon=True).start()
+    return done
+
+
+def generation_run(*, reply_id: int, worker_name: str) -> None:
+    reply = generation_claim(reply_id=reply_id, worker_name=worker_name)
+    if reply is None:
+        return
+    request = generation_request(reply)
+    writer = GenerationStreamWriter(
+        redis_client(),
+        reply_id,
+        flush_seconds=settings.STREAM_FLUSH_SECONDS,
+        ttl_seconds=settings.STREAM_TTL_SECONDS,
+    )
+    watching = _watch_cancel_flag(reply_id, request)
+    try:
+        final = _stream(request, writer)
+        if generation_finish(reply_id=reply_id, final=final):
+            writer.finish(final)
+    except StreamClosed:
+        log.info("reply %s was ended by the reaper while streaming", reply_id)
+    finally:
+        watching.set()
+
+
+def _stream(request: GenerationRequest, writer: GenerationStreamWriter) -> FinalFrame:
+    started = time.perf_counter()
+    first_at: float | None = None
+    parts: list[str] = []
+    try:
+        for event in backend_get(request.model.backend).stream(request):
+            if isinstance(event, Completion):
+                return _final_frame(event, "".join(parts), started, first_at)
+            first_at = first_at or time.perf_counter()
+            parts.append(event.text)
+            writer.append(event.text)
+    except BackendError as error:
+        return failed_frame(error.message, "".join(parts))
+    return failed_frame("the backend ended without completing", "".join(parts))
+
+
+def _final_frame(
+    completion: Completion, text: str, started: float, first_at: float | None
+) -> FinalFrame:
+    per_second = None
+    if completion.decode_seconds > 0 and completion.completion_tokens > 1:
+        # The first token's time belongs to the prompt; the rest is decode.
+        per_second = (completion.completion_tokens - 1) / completion.decode_seconds
+    cancelled = completion.finish_reason == "cancelled"
+    return FinalFrame(
+        type="final",
+        seq=0,
+        status="cancelled" if cancelled else "done",
+        text=text,
+        error="",
+        finish_reason=completion.finish_reason,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        ttft_ms=round((first_at - started) * 1000, 1) if first_at else None,
+        tokens_per_second=round(per_second, 1) if per_second else None,
+    )

@@ -1,0 +1,105 @@
+"""Writes for conversations and messages; the page, the websocket and the APIs call these."""
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from chat.models import Conversation, Message
+from inference.streams import FinalFrame, cancel_key, stream_final_append
+from llmhub.redis import redis_client
+from models_registry.models import Model
+from models_registry.selectors import model_live_workers, worker_is_alive
+
+MAX_MESSAGE_CHARS = 100_000
+
+
+def conversation_create(*, owner: AbstractBaseUser, model: Model, title: str = "") -> Conversation:
+    if not model.enabled:
+        raise ValidationError(f"{model.name} is disabled")
+    return Conversation.objects.create(owner=owner, model=model, title=title[:200])
+
+
+def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Message]:
+    """Store the user's message and a queued reply; the generation is queued on commit."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("Message is empty.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ValidationError(f"Message is longer than {MAX_MESSAGE_CHARS} characters.")
+    with transaction.atomic():
+        user_message = Message.objects.create(
+            conversation=conversation, role=Message.Role.USER, content=text
+        )
+        reply = Message.objects.create(
+            conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.QUEUED
+        )
+        if not conversation.title:
+            conversation.title = text[:80]
+        conversation.save(update_fields=["title", "updated_at"])
+        # Queued only once the user's message is safely stored (DESIGN.md invariant 2).
+        transaction.on_commit(lambda: generation_enqueue(reply=reply, model=conversation.model))
+    return user_message, reply
+
+
+def generation_enqueue(*, reply: Message, model: Model) -> None:
+    from chat.tasks import generate_reply
+
+    generate_reply.apply_async(args=[reply.pk], queue=model.queue_name)
+
+
+def generation_cancel(*, reply: Message) -> None:
+    redis_client().set(cancel_key(reply.pk), 1, ex=settings.GENERATION_MAX_SECONDS)
+
+
+def generation_finish(*, reply_id: int, final: FinalFrame) -> bool:
+    """Record a reply's terminal state once; False if it had already ended."""
+    updated = Message.objects.filter(pk=reply_id, status__in=Message.ACTIVE).update(
+        status=final["status"],
+        content=final["text"],
+        error=final["error"],
+        finish_reason=final["finish_reason"],
+        prompt_tokens=final["prompt_tokens"],
+        completion_tokens=final["completion_tokens"],
+        ttft_ms=final["ttft_ms"],
+        tokens_per_second=final["tokens_per_second"],
+        finished_at=timezone.now(),
+    )
+    return updated == 1
+
+
+def failed_frame(error: str, text: str = "") -> FinalFrame:
+    return FinalFrame(
+        type="final", seq=0, status="failed", text=text, error=error, finish_reason="error",
+        prompt_tokens=0, completion_tokens=0, ttft_ms=None, tokens_per_second=None,
+    )
+
+
+def generation_fail(*, reply: Message, error: str) -> bool:
+    """End a reply as failed from outside its worker, and close its stream for readers."""
+    final = failed_frame(error)
+    if not generation_finish(reply_id=reply.pk, final=final):
+        return False
+    stream_final_append(redis_client(), reply.pk, final, ttl_seconds=settings.STREAM_TTL_SECONDS)
+    return True
+
+
+def generation_check(*, reply: Message) -> bool:
+    """The reaper: fail a reply nobody can finish any more. True if it failed it.
+
+    A queued reply fails when no live worker serves its model for the grace period; a
+    streaming one when its worker stopped heart-beating (DESIGN.md invariant 2).
+    """
+    reply.refresh_from_db(fields=["status", "worker", "created_at"])
+    if reply.status == Message.Status.QUEUED:
+        waited = time.time() - reply.created_at.timestamp()
+        model = reply.conversation.model
+        if waited >= settings.NO_WORKER_GRACE_SECONDS and not model_live_workers(model.name):
+            return generation_fail(reply=reply, error=f"no worker is serving {model.name}")
+    elif reply.status == Message.Status.STREAMING and not worker_is_alive(reply.worker):
+        return generation_fail(
+            reply=reply, error=f"worker {reply.worker} stopped while writing this reply"
+        )
+    return False

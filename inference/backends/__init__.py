@@ -1,0 +1,34 @@
+"""Backends share one streaming interface; each is named by a dotted path, imported on use."""
+from collections.abc import Iterator
+import importlib
+from functools import cache
+
+from inference.types import GenerationEvent, GenerationRequest
+
+BACKENDS = {
+    "llamacpp": "inference.backends.llamacpp.LlamaCppBackend",
+}
+
+
+class BackendError(Exception):
+    """A generation could not run; ``message`` is shown to the user as the reason."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class Backend:
+    def stream(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
+        """Yield TextChunks as text is produced, then exactly one Completion."""
+        raise NotImplementedError
+
+
+@cache
+def backend_get(name: str) -> Backend:
+    """One backend instance per process: it owns the engines it has loaded."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}", permanent=True)
+    module_path, _, class_name = BACKENDS[name].rpartition(".")
+    return getattr(importlib.import_module(module_path), class_name)()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LlmhubConfig(AppConfig):
+    name = "llmhub"
+    verbose_name = "llmhub"

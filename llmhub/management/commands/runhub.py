@@ -1,0 +1,68 @@
+"""Start everything on one machine: embedded Redis if needed, web and worker processes."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from llmhub.embedded import embedded_redis_start
+from llmhub.services import admin_ensure, demo_model_register
+
+
+class Command(BaseCommand):
+    help = "Run the hub: migrate, admin login, demo model, web (daphne) and a worker (celery)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--concurrency", type=int, default=4, help="worker task threads")
+        parser.add_argument("--no-demo", action="store_true", help="skip the demo model")
+
+    def handle(self, *args, host: str, port: int, concurrency: int, no_demo: bool, **options):
+        embedded = None
+        if settings.REDIS_EMBEDDED:
+            embedded = embedded_redis_start(
+                socket_path=settings.REDIS_SOCKET, data_dir=settings.DATA_DIR
+            )
+            self.stdout.write(f"Embedded Redis on {settings.REDIS_SOCKET}")
+        call_command("migrate", interactive=False, verbosity=0)
+        username, password = admin_ensure(password_file=settings.DATA_DIR / "admin-password")
+        if not no_demo:
+            self.stdout.write(f"Demo model: {demo_model_register().name}")
+        try:
+            self._supervise(self._start_children(host, port, concurrency), host, port,
+                            username, password)
+        finally:
+            if embedded is not None:
+                embedded.shutdown(nosave=True, now=True)
+
+    def _start_children(self, host: str, port: int, concurrency: int) -> list[subprocess.Popen]:
+        env = os.environ | {"REDIS_URL": settings.REDIS_URL}
+        web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+               "llmhub.asgi:application"]
+        worker = [sys.executable, "-m", "celery", "-A", "llmhub", "worker", "--pool", "threads",
+                  "--concurrency", str(concurrency), "--loglevel", "INFO"]
+        return [subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for cmd in (web, worker)]
+
+    def _supervise(self, children, host, port, username, password) -> None:
+        self.stdout.write(self.style.SUCCESS(f"llmhub is starting on http://{host}:{port}/"))
+        self.stdout.write(f"Admin login: {username} / {password or '(set by you)'}")
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            self.stderr.write("A child process stopped; shutting the hub down.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()

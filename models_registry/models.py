@@ -1,0 +1,44 @@
+from django.db import models
+
+
+def model_queue_name(model_name: str) -> str:
+    # One Celery queue per model: only workers that host the model consume it.
+    return f"model.{model_name}"
+
+
+class Model(models.Model):
+    """A model the hub can run: for now a GGUF file on the workers' disk, run by llama.cpp."""
+
+    class Backend(models.TextChoices):
+        LLAMACPP = "llamacpp", "llama.cpp (local)"
+
+    class SourceKind(models.TextChoices):
+        LOCAL_FILE = "local_file", "Local file"
+
+    name = models.CharField(
+        max_length=200, unique=True, help_text="Ollama-style name used in the picker and APIs."
+    )
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.LLAMACPP)
+    source_kind = models.CharField(
+        max_length=20, choices=SourceKind.choices, default=SourceKind.LOCAL_FILE
+    )
+    source = models.CharField(max_length=500, help_text="Where the file comes from.")
+    file_path = models.CharField(max_length=500, help_text="GGUF file on the worker's disk.")
+    file_size = models.BigIntegerField(default=0)
+    context_length = models.PositiveIntegerField(
+        default=4096, help_text="Tokens of context the worker allocates (prompt + reply)."
+    )
+    max_tokens = models.PositiveIntegerField(default=512, help_text="Longest reply.")
+    temperature = models.FloatField(default=0.7, help_text="0 is greedy: the same reply each time.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue_name(self) -> str:
+        return model_queue_name(self.name)

@@ -1,0 +1,35 @@
+"""Writes to the registry."""
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from models_registry.models import Model
+
+GGUF_MAGIC = b"GGUF"
+
+
+def gguf_file_check(path: Path) -> int:
+    """Return the file's size, or raise ValidationError if it is not a readable GGUF file."""
+    if not path.is_file():
+        raise ValidationError(f"{path} does not exist or is not a file")
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise ValidationError(f"{path} is not a GGUF file (bad magic bytes)")
+    return path.stat().st_size
+
+
+def model_register_local_file(*, name: str, path: Path, context_length: int = 4096) -> Model:
+    """Register (or refresh) a model whose GGUF file already lies on the workers' disk."""
+    size = gguf_file_check(path)
+    model, _ = Model.objects.update_or_create(
+        name=name,
+        defaults={
+            "backend": Model.Backend.LLAMACPP,
+            "source_kind": Model.SourceKind.LOCAL_FILE,
+            "source": str(path),
+            "file_path": str(path),
+            "file_size": size,
+            "context_length": context_length,
+        },
+    )
+    return model
