@@ -72,6 +72,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def send_signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
+            os.kill(pid, signum)
+
+
 class Hub:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir
@@ -121,13 +127,11 @@ class Hub:
         self._shutdown_leftover_redis()
 
     def _end_leftovers(self, pids: list[int]) -> None:
-        for pid in filter(pid_alive, pids):
-            os.kill(pid, signal.SIGTERM)
+        send_signal(pids, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while any(map(pid_alive, pids)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        for pid in filter(pid_alive, pids):
-            os.kill(pid, signal.SIGKILL)
+        send_signal(pids, signal.SIGKILL)
 
     def _shutdown_leftover_redis(self) -> None:
         import redis

@@ -146,9 +146,8 @@ class LlamaEngine:
                 yield TextChunk(text)
             if count >= budget:
                 break
-        tail = utf8.decode(b"", final=True)
-        if tail:
-            yield TextChunk(tail)
+        # Bytes still held back belong to a character the budget cut in half: dropped,
+        # not sent as U+FFFD.
         decode_seconds = time.perf_counter() - first_at if first_at else 0.0
         yield Completion(finish, len(prompt), count, decode_seconds)
 

@@ -59,11 +59,11 @@ class GenerationStreamWriter:
         self.ttl_seconds = ttl_seconds
         self.seq = 0
         self.pending: list[str] = []
-        self.last_flush = 0.0
+        self.last_flush: float | None = None
 
     def append(self, text: str) -> None:
         self.pending.append(text)
-        if time.monotonic() - self.last_flush >= self.flush_seconds:
+        if self.last_flush is None or time.monotonic() - self.last_flush >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
