@@ -22,7 +22,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
     def line(row: list[str]) -> str:
         # The first column is a label: left-aligned; figures are right-aligned.
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        figures = zip(row[1:], widths[1:], strict=True)
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in figures]
         return "  ".join(cells).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
@@ -32,7 +33,7 @@ def per_run_table(local: list[InProcessRun], hub: list[HubRun]) -> str:
     header = ["run", "side", "prompt tok", "tokens", "TTFT ms", "tok/s",
               "server TTFT ms", "server tok/s"]
     rows = []
-    for number, (mine, theirs) in enumerate(zip(local, hub), start=1):
+    for number, (mine, theirs) in enumerate(zip(local, hub, strict=True), start=1):
         rows.append([str(number), "in-process", str(mine.prompt_tokens),
                      str(mine.completion_tokens), fmt(mine.ttft_ms), fmt(mine.tokens_per_second),
                      "", ""])

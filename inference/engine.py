@@ -40,10 +40,15 @@ class _Failure:
 class LlamaEngine:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._loaded = threading.Event()
         self._load_error: BackendError | None = None
-        threading.Thread(target=self._run, name=f"engine:{spec.name}", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name=f"engine:{spec.name}", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Serve what is queued, then free the model and end the thread."""
+        self._jobs.put(None)
 
     def generate(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
         """Yield the request's TextChunks, then its Completion; raise BackendError on failure."""
@@ -71,8 +76,7 @@ class LlamaEngine:
             self._loaded.set()
         if self._load_error:
             return
-        while True:
-            job = self._jobs.get()
+        while (job := self._jobs.get()) is not None:
             try:
                 for event in self._decode(job.request):
                     job.events.put(event)
@@ -81,6 +85,7 @@ class LlamaEngine:
             except Exception as error:
                 log.exception("generation failed")
                 job.events.put(_Failure(BackendError(f"engine error: {error}")))
+        self._llama.close()
 
     def _load(self) -> None:
         from llama_cpp import Llama
@@ -162,6 +167,10 @@ class LlamaEngine:
 
         import llama_cpp
 
-        buffer = ctypes.create_string_buffer(64)
-        length = llama_cpp.llama_token_to_piece(self._llama._model.vocab, token, buffer, 64, 0, False)
-        return buffer.raw[:length]
+        vocab, size = self._llama._model.vocab, 64
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            if length >= 0:
+                return buffer.raw[:length]
+            size = -length  # llama.cpp answers how much room the piece needs

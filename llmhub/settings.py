@@ -79,7 +79,7 @@ def _database() -> dict:
     try:
         database = dj_database_url.parse(url, conn_max_age=60)
     except ValueError as error:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}")
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database["CONN_MAX_AGE"] = 0
         # The web process and the workers write the same file: WAL lets readers go on

@@ -19,17 +19,18 @@ def gguf_file_check(path: Path) -> int:
 
 
 def model_register_local_file(*, name: str, path: Path, context_length: int = 4096) -> Model:
-    """Register (or refresh) a model whose GGUF file already lies on the workers' disk."""
-    size = gguf_file_check(path)
+    """Register a model whose GGUF file already lies on the workers' disk, or refresh its
+    file; settings an admin may have tuned since (context length...) are kept."""
+    file_fields = {
+        "backend": Model.Backend.LLAMACPP,
+        "source_kind": Model.SourceKind.LOCAL_FILE,
+        "source": str(path),
+        "file_path": str(path),
+        "file_size": gguf_file_check(path),
+    }
     model, _ = Model.objects.update_or_create(
         name=name,
-        defaults={
-            "backend": Model.Backend.LLAMACPP,
-            "source_kind": Model.SourceKind.LOCAL_FILE,
-            "source": str(path),
-            "file_path": str(path),
-            "file_size": size,
-            "context_length": context_length,
-        },
+        defaults=file_fields,
+        create_defaults=file_fields | {"context_length": context_length},
     )
     return model

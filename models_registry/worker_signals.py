@@ -9,9 +9,8 @@ def consume_model_queues(sender: str, instance, **kwargs) -> None:
     import django
 
     django.setup()
-    from models_registry.worker import worker_models_to_serve
-
     from models_registry.models import model_queue_name
+    from models_registry.worker import worker_models_to_serve
 
     names = worker_models_to_serve()
     for name in names:

@@ -1,6 +1,6 @@
 """Backends share one streaming interface; each is named by a dotted path, imported on use."""
-from collections.abc import Iterator
 import importlib
+from collections.abc import Iterator
 from functools import cache
 
 from inference.types import GenerationEvent, GenerationRequest

@@ -9,15 +9,19 @@ from inference.types import GenerationEvent, GenerationRequest, ModelSpec
 
 class LlamaCppBackend(Backend):
     def __init__(self) -> None:
-        self._engines: dict[ModelSpec, LlamaEngine] = {}
+        self._engines: dict[str, LlamaEngine] = {}
         self._lock = threading.Lock()
 
     def engine_for(self, spec: ModelSpec) -> LlamaEngine:
-        # Loaded on first use and kept: a worker pays the load once per model.
+        # Loaded on first use and kept: a worker pays the load once per model. A model
+        # whose file or settings changed gets a new engine; the old one is freed.
         with self._lock:
-            if spec not in self._engines:
-                self._engines[spec] = LlamaEngine(spec)
-            return self._engines[spec]
+            engine = self._engines.get(spec.name)
+            if engine is None or engine.spec != spec:
+                if engine is not None:
+                    engine.close()
+                engine = self._engines[spec.name] = LlamaEngine(spec)
+            return engine
 
     def stream(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
         return self.engine_for(request.model).generate(request)

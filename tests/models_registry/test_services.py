@@ -15,10 +15,13 @@ def test_the_demo_model_registers_as_a_local_file():
 
 
 @pytest.mark.django_db
-def test_registering_again_updates_the_same_row():
-    model_register_local_file(name="m", path=demo_model_path(), context_length=1024)
+def test_registering_again_refreshes_the_file_and_keeps_what_the_admin_tuned():
+    model = model_register_local_file(name="m", path=demo_model_path(), context_length=1024)
+    Model.objects.filter(pk=model.pk).update(context_length=8192, file_size=1)
     model_register_local_file(name="m", path=demo_model_path(), context_length=2048)
-    assert Model.objects.get(name="m").context_length == 2048
+    model.refresh_from_db()
+    assert (model.context_length, model.file_size) == (8192, demo_model_path().stat().st_size)
+    assert Model.objects.count() == 1
 
 
 @pytest.mark.django_db

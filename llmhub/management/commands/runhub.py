@@ -23,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="skip the demo model")
 
     def handle(self, *args, host: str, port: int, concurrency: int, no_demo: bool, **options):
+        # SIGTERM unwinds like Ctrl-C, so the finally blocks stop children and Redis.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         embedded = None
         if settings.REDIS_EMBEDDED:
             embedded = embedded_redis_start(
@@ -51,7 +53,6 @@ class Command(BaseCommand):
     def _supervise(self, children, host, port, username, password) -> None:
         self.stdout.write(self.style.SUCCESS(f"llmhub is starting on http://{host}:{port}/"))
         self.stdout.write(f"Admin login: {username} / {password or '(set by you)'}")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
