@@ -10,6 +10,7 @@ from chat import selectors, services
 from chat.payloads import (
     CLOSE_NOT_FOUND,
     CLOSE_NOT_LOGGED_IN,
+    ConversationEvent,
     ErrorEvent,
     MessageEvent,
     message_payload,
@@ -71,6 +72,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ValidationError as error:
             await self.send_json(ErrorEvent(type="error", error=" ".join(error.messages)))
             return
+        await self.send_json(ConversationEvent(type="conversation", title=str(self.conversation)))
         for message in (user_message, reply):
             await self.send_json(MessageEvent(type="message", message=message_payload(message)))
         self.relay_start(reply, after_seq=0)

@@ -24,6 +24,11 @@ class MessageEvent(TypedDict):
     message: MessagePayload
 
 
+class ConversationEvent(TypedDict):
+    type: Literal["conversation"]
+    title: str
+
+
 class ErrorEvent(TypedDict):
     type: Literal["error"]
     error: str

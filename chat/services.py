@@ -73,7 +73,7 @@ def generation_finish(*, reply_id: int, final: FinalFrame) -> bool:
 def failed_frame(error: str, text: str = "") -> FinalFrame:
     return FinalFrame(
         type="final", seq=0, status="failed", text=text, error=error, finish_reason="error",
-        prompt_tokens=0, completion_tokens=0, ttft_ms=None, tokens_per_second=None,
+        prompt_tokens=None, completion_tokens=None, ttft_ms=None, tokens_per_second=None,
     )
 
 

@@ -25,8 +25,8 @@ class FinalFrame(TypedDict):
     text: str
     error: str
     finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     ttft_ms: float | None
     tokens_per_second: float | None
     worker: NotRequired[str]

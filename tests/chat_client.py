@@ -31,6 +31,8 @@ def receive(ws: ClientConnection, timeout: float = 60) -> dict:
 def post_message(ws: ClientConnection, text: str) -> tuple[dict, dict]:
     """Send a message; return the stored user message and the queued reply."""
     send(ws, {"type": "send", "text": text})
+    title = receive(ws)
+    assert title["type"] == "conversation" and title["title"], title
     user_message, reply = receive(ws)["message"], receive(ws)["message"]
     return user_message, reply
 

@@ -56,8 +56,10 @@ function onDelta(frame) {
   if (!el || frame.seq <= (seen.get(frame.reply_id) || 0)) return;
   seen.set(frame.reply_id, frame.seq);
   el.dataset.status = "streaming";
+  const nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
   el.querySelector(".content").textContent += frame.text;
-  el.scrollIntoView({ block: "end" });
+  // Follow the reply only for a reader who is at the bottom, not one scrolled up to read.
+  if (nearBottom) el.scrollIntoView({ block: "end" });
 }
 
 function onFinal(frame) {
@@ -73,9 +75,23 @@ function onFinal(frame) {
   refreshControls();
 }
 
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+}
+
+function onTitle(title) {
+  document.querySelector(".conversation-title .title").textContent = title;
+  document.title = `${title} · llmhub`;
+  const current = document.querySelector(".conversations li.current a");
+  if (current) current.textContent = title;
+}
+
 function onEvent(event) {
   const data = JSON.parse(event.data);
-  if (data.type === "message") {
+  if (data.type === "conversation") {
+    onTitle(data.title);
+  } else if (data.type === "message") {
     list.append(messageElement(data.message));
     refreshControls();
   } else if (data.type === "delta") {
@@ -83,8 +99,7 @@ function onEvent(event) {
   } else if (data.type === "final") {
     onFinal(data);
   } else if (data.type === "error") {
-    errorBox.textContent = data.error;
-    errorBox.hidden = false;
+    showError(data.error);
   }
 }
 
@@ -102,9 +117,12 @@ function connect() {
   socket.addEventListener("open", resumeActiveReplies);
   socket.addEventListener("message", onEvent);
   socket.addEventListener("close", (event) => {
-    if (event.code === 4401 || event.code === 4404) {
-      errorBox.textContent = "This conversation is not available.";
-      errorBox.hidden = false;
+    if (event.code === 4401) {
+      showError("Your session has ended. Log in again to go on.");
+      return;
+    }
+    if (event.code === 4404) {
+      showError("This conversation is not available.");
       return;
     }
     setTimeout(connect, 1000); // resumes after the last frame shown
@@ -115,8 +133,12 @@ function send() {
   const text = prompt.value.trim();
   errorBox.hidden = true;
   if (!text) {
-    errorBox.textContent = "Message is empty.";
-    errorBox.hidden = false;
+    showError("Message is empty.");
+    return;
+  }
+  if (socket.readyState !== WebSocket.OPEN) {
+    // Keep what was typed: it is sent once the connection is back.
+    showError("Reconnecting… your message is kept; send it again in a moment.");
     return;
   }
   socket.send(JSON.stringify({ type: "send", text }));

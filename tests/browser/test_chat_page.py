@@ -4,6 +4,7 @@ Real daphne, a real Celery worker, real Redis and the real demo model behind the
 """
 import re
 import time
+from itertools import pairwise
 
 import pytest
 from playwright.sync_api import expect
@@ -103,10 +104,12 @@ def test_a_reply_streams_into_the_page_and_matches_the_stored_message(
     samples = page.evaluate(SAMPLER_STOP)
 
     lengths_while_streaming = [length for length, status in samples if status != "done"]
-    steps = [b for a, b in zip([0] + lengths_while_streaming, lengths_while_streaming) if b > a]
+    steps = [b for a, b in pairwise([0, *lengths_while_streaming]) if b > a]
     assert len(steps) >= 3, f"the reply grew in {len(steps)} steps only: {samples}"
     assert page.locator("#prompt").input_value() == ""
     assert page.locator(".message.user .content").text_content() == STORY
+    expect(page.locator(".conversation-title .title")).to_have_text(STORY)
+    expect(page.locator(".conversations li.current a")).to_have_text(STORY)
 
     stored = conversation.messages.get(role=Message.Role.ASSISTANT)
     assert stored.status == Message.Status.DONE
@@ -206,8 +209,26 @@ def test_bob_gets_a_404_for_alices_conversation(page, alice, demo_model):
     response = page.goto(f"/chat/c/{conversation.pk}/")
 
     assert response.status == 404
-    assert "Not Found" in page.content()
+    assert "Not found" in page.content()
+    assert page.get_by_role("link", name="Back to your conversations").is_visible()
     assert page.locator("#chat").count() == 0
     assert page.locator("#prompt").count() == 0
     page.goto("/chat/")
     assert page.locator(f'a[href="/chat/c/{conversation.pk}/"]').count() == 0
+
+
+def test_a_message_typed_while_reconnecting_is_kept_and_sent_after(page, alice, demo_model):
+    log_in(page, "alice", "alice-password-1")
+    conversation = new_conversation(page, demo_model)
+    page.evaluate("() => window.__llmhub.sockets.forEach((s) => s.close())")
+    send_message(page, "Say hello.")
+
+    error = page.locator("#chat-error")
+    expect(error).to_contain_text("Reconnecting")
+    assert page.locator("#prompt").input_value() == "Say hello."
+    assert not conversation.messages.exists()
+
+    socket_open(page)
+    page.press("#prompt", "Enter")
+    wait_for_status(page, "done")
+    assert conversation.messages.filter(role=Message.Role.USER).get().content == "Say hello."

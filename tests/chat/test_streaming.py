@@ -134,7 +134,7 @@ def test_a_malformed_request_gets_an_error_not_a_crash(hub_url, alice, conversat
         ws.send("[1, 2")
         assert receive(ws, timeout=10) == {"type": "error", "error": "Request is not valid JSON."}
         send(ws, {"type": "send", "text": "Say hi."})
-        assert receive(ws, timeout=10)["type"] == "message"
+        assert receive(ws, timeout=10) == {"type": "conversation", "title": "Say hi."}
 
 
 def test_a_prompt_longer_than_the_context_fails_with_its_size(hub_url, alice, conversation,

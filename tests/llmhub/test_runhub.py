@@ -13,7 +13,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.chat_client import read_until_final, receive, send
+from tests.chat_client import post_message, read_until_final
 from tests.processes import free_port, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +62,8 @@ def test_it_starts_everything_and_answers_a_chat(launched):
 
     with connect(f"ws://127.0.0.1:{port}/ws/chat/{conversation_id}/",
                  additional_headers={"Cookie": f"sessionid={session}", "Origin": base}) as ws:
-        send(ws, {"type": "send", "text": "Say hello in French."})
-        assert receive(ws)["message"]["role"] == "user"
+        user_message, _ = post_message(ws, "Say hello in French.")
+        assert user_message["role"] == "user"
         deltas, final = read_until_final(ws)
     assert final["status"] == "done" and final["text"]
     assert "".join(d["text"] for d in deltas) == final["text"]
