@@ -1,4 +1,5 @@
 """Running one reply on a worker: backend events in, stream frames and a final record out."""
+import contextlib
 import logging
 import threading
 import time
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from chat.selectors import generation_history
-from chat.services import failed_frame, generation_finish
+from chat.services import failed_frame, generation_fail, generation_finish
 from inference.backends import BackendError, backend_get
 from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
 from inference.types import Completion, GenerationRequest, ModelSpec
@@ -80,6 +81,11 @@ def generation_run(*, reply_id: int, worker_name: str) -> None:
             writer.finish(final)
     except StreamClosed:
         log.info("reply %s was ended by the reaper while streaming", reply_id)
+    except Exception as error:
+        # The reaper never ends a reply whose worker is alive: end it here, with the reason.
+        log.exception("reply %s failed on this worker", reply_id)
+        with contextlib.suppress(Exception):  # Redis or the database may be what broke
+            generation_fail(reply=reply, error=f"the worker hit an error: {error}")
     finally:
         watching.set()
 
