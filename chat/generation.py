@@ -39,6 +39,7 @@ def generation_request(reply: Message) -> GenerationRequest:
         context_length=model.context_length,
         n_threads=settings.LLAMA_THREADS,
         n_gpu_layers=settings.LLAMA_GPU_LAYERS,
+        slots=model.slots,
     )
     return GenerationRequest(
         model=spec,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 from inference.streams import FinalFrame, cancel_key, stream_final_append
 from llmhub.redis import redis_client
-from models_registry.models import Model
+from models_registry.models import Model, model_queue_name
 from models_registry.selectors import model_live_workers, worker_is_alive
 
 MAX_MESSAGE_CHARS = 100_000
@@ -47,7 +47,22 @@ def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Mes
 def generation_enqueue(*, reply: Message, model: Model) -> None:
     from chat.tasks import generate_reply
 
-    generate_reply.apply_async(args=[reply.pk], queue=model.queue_name)
+    generate_reply.apply_async(args=[reply.pk], queue=generation_queue(reply=reply, model=model))
+
+
+def generation_queue(*, reply: Message, model: Model) -> str:
+    """The worker that wrote the conversation's last reply holds its KV cache: send the next
+    turn there while it serves the model, else to any worker of the model."""
+    previous = (
+        Message.objects.filter(conversation_id=reply.conversation_id, id__lt=reply.pk)
+        .exclude(worker="")
+        .order_by("-id")
+        .values_list("worker", flat=True)
+        .first()
+    )
+    if previous and previous in model_live_workers(model.name):
+        return model_queue_name(model.name, previous)
+    return model_queue_name(model.name)
 
 
 def generation_cancel(*, reply: Message) -> None:

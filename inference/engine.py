@@ -1,22 +1,31 @@
-"""A llama.cpp engine: one model, one context, owned by one thread (DESIGN.md invariant 3).
+"""A continuous-batching llama.cpp engine (DESIGN.md invariant 3).
 
-Requests are queued to the engine thread and served one at a time (one slot); the issue on
-continuous batching turns the loop into a batched decode over many slots. Callers on other
-threads read events from a per-request queue and may set ``request.cancelled``; the engine
-looks at it before every token.
+One engine owns one model and one llama.cpp context, used by one thread only. The context
+has N sequence slots. Every step the thread admits waiting requests into free slots,
+feeds one batch to ``llama_decode`` that holds the next token of every decoding sequence
+plus a chunk of the prompts being prefilled, then samples each sequence with its own
+sampler chain. Callers on other threads submit requests and read their events from a
+queue; setting ``request.cancelled`` ends a request at the next step.
+
+A slot keeps its KV cache after its request ends: the next request whose prompt starts
+with the same tokens (the next turn of a conversation) reuses it and prefills only the
+rest.
 """
-import codecs
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from inference.backends import BackendError
-from inference.types import Completion, GenerationEvent, GenerationRequest, ModelSpec, TextChunk
+from inference.llama import LlamaContext
+from inference.sequence import Sequence
+from inference.types import Completion, GenerationEvent, GenerationRequest, ModelSpec
 
 log = logging.getLogger(__name__)
+
+PREFILL_CHUNK = 512  # tokens per step: a long prompt is spread over steps, others go on
 
 
 class PromptTooLong(BackendError):
@@ -26,29 +35,32 @@ class PromptTooLong(BackendError):
         )
 
 
-@dataclass
-class _Job:
-    request: GenerationRequest
-    events: queue.Queue = field(default_factory=queue.Queue)
-
-
 class _Failure:
     def __init__(self, error: BackendError) -> None:
         self.error = error
 
 
+class _Job:
+    def __init__(self, request: GenerationRequest) -> None:
+        self.request = request
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def emit(self, event: GenerationEvent | _Failure) -> None:
+        self.events.put(event)
+
+
 class LlamaEngine:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._loaded = threading.Event()
         self._load_error: BackendError | None = None
         self.thread = threading.Thread(target=self._run, name=f"engine:{spec.name}", daemon=True)
         self.thread.start()
 
     def close(self) -> None:
-        """Serve what is queued, then free the model and end the thread."""
-        self._jobs.put(None)
+        """Finish what is queued, then free the model and end the thread."""
+        self._inbox.put(None)
 
     def generate(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
         """Yield the request's TextChunks, then its Completion; raise BackendError on failure."""
@@ -56,7 +68,7 @@ class LlamaEngine:
         if self._load_error:
             raise self._load_error
         job = _Job(request)
-        self._jobs.put(job)
+        self._inbox.put(job)
         while True:
             event = job.events.get()
             if isinstance(event, _Failure):
@@ -65,10 +77,16 @@ class LlamaEngine:
             if isinstance(event, Completion):
                 return
 
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        self._loaded.wait()
+        return self._llama.chat_prompt_tokens(messages)
+
     # --- engine thread ------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._load()
+            self._llama = LlamaContext(self.spec)
+        except BackendError as error:
+            self._load_error = error
         except Exception as error:  # llama.cpp says little more than "failed to load"
             log.exception("loading %s failed", self.spec.file_path)
             self._load_error = BackendError(f"could not load {self.spec.name}: {error}")
@@ -76,101 +94,91 @@ class LlamaEngine:
             self._loaded.set()
         if self._load_error:
             return
-        while (job := self._jobs.get()) is not None:
-            try:
-                for event in self._decode(job.request):
-                    job.events.put(event)
-            except BackendError as error:
-                job.events.put(_Failure(error))
-            except Exception as error:
-                log.exception("generation failed")
-                job.events.put(_Failure(BackendError(f"engine error: {error}")))
+        self._slots: list[Sequence | None] = [None] * self._llama.n_slots
+        self._waiting: deque[_Job] = deque()
+        self._closing = False
+        while not (self._closing and not self._waiting and not self._busy()):
+            self._take_new_jobs(block=not self._waiting and not self._busy())
+            self._admit()
+            if self._busy():
+                self._step()
         self._llama.close()
 
-    def _load(self) -> None:
-        from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    def _busy(self) -> bool:
+        return any(self._slots)
 
-        self._llama = Llama(
-            model_path=self.spec.file_path,
-            n_ctx=self.spec.context_length,
-            n_threads=self.spec.n_threads or None,
-            n_gpu_layers=self.spec.n_gpu_layers,
-            verbose=False,
-        )
-        template = self._llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise BackendError(f"{self.spec.name} has no chat template", permanent=True)
-        vocab_piece = self._llama._model.token_get_text
-        self._formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=vocab_piece(self._llama.token_eos()),
-            bos_token=vocab_piece(self._llama.token_bos()),
+    def _take_new_jobs(self, *, block: bool) -> None:
+        try:
+            while True:
+                job = self._inbox.get(block=block)
+                block = False
+                if job is None:
+                    self._closing = True
+                else:
+                    self._waiting.append(job)
+        except queue.Empty:
+            pass
+
+    def _admit(self) -> None:
+        for job in [job for job in self._waiting if job.request.cancelled.is_set()]:
+            self._waiting.remove(job)  # stopped while it waited for a slot
+            job.emit(Completion("cancelled", 0, 0, 0.0))
+        while self._waiting and None in self._slots:
+            job = self._waiting.popleft()
+            try:
+                self._start(job)
+            except BackendError as error:
+                job.emit(_Failure(error))
+
+    def _start(self, job: _Job) -> None:
+        request = job.request
+        prompt = self._llama.chat_prompt_tokens(request.messages)
+        if len(prompt) >= self._llama.n_ctx_slot:
+            raise PromptTooLong(len(prompt), self._llama.n_ctx_slot)
+        slot = self._llama.slot_for(prompt, free=self._free_slots(), reuse=request.reuse_prefix)
+        kept = self._llama.slot_keep_prefix(slot, prompt)
+        self._slots[slot] = Sequence(
+            job=job, slot=slot, prompt=prompt, kept=kept, llama=self._llama
         )
 
-    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
-        formatted = self._formatter(messages=messages)
-        return self._llama.tokenize(
-            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
-        )
+    def _free_slots(self) -> list[int]:
+        return [index for index, sequence in enumerate(self._slots) if sequence is None]
 
-    def _decode(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
-        if request.cancelled.is_set():  # stopped while it waited for the engine
-            yield Completion("cancelled", 0, 0, 0.0)
+    def _step(self) -> None:
+        self._end_cancelled()
+        decoding = [s for s in self._slots if s is not None and s.decoding]
+        prefilling = [s for s in self._slots if s is not None and not s.decoding]
+        batch = self._llama.batch_start()
+        for sequence in decoding:
+            sequence.feed_next(batch)
+        room = max(PREFILL_CHUNK - len(decoding), 1)
+        for sequence in prefilling:
+            room -= sequence.feed_prompt(batch, room)
+            if room <= 0:
+                break
+        if not len(batch):
             return
-        prompt = self.prompt_tokens(request.messages)
-        n_ctx = self._llama.n_ctx()
-        if len(prompt) >= n_ctx:
-            raise PromptTooLong(len(prompt), n_ctx)
-        budget = min(request.max_tokens, n_ctx - len(prompt))
-        if request.seed is not None:
-            self._llama.set_seed(request.seed)
-        # Bytes are decoded incrementally so a multi-byte character split over two
-        # tokens is held back until it is whole, and nothing is detokenized twice.
-        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        count, finish, first_at = 0, "length", None
-        tokens = self._llama.generate(
-            prompt,
-            temp=request.temperature,
-            top_k=request.top_k,
-            top_p=request.top_p,
-            min_p=request.min_p,
-            repeat_penalty=request.repeat_penalty,
-        )
-        for token in tokens:
-            if request.cancelled.is_set():
-                finish = "cancelled"
-                break
-            if self._is_end_of_generation(token):
-                finish = "stop"
-                break
-            first_at = first_at or time.perf_counter()
-            count += 1
-            text = utf8.decode(self._piece(token))
-            if text:
-                yield TextChunk(text)
-            if count >= budget:
-                break
-        # Bytes still held back belong to a character the budget cut in half: dropped,
-        # not sent as U+FFFD.
-        decode_seconds = time.perf_counter() - first_at if first_at else 0.0
-        yield Completion(finish, len(prompt), count, decode_seconds)
+        try:
+            self._llama.decode(batch)
+        except BackendError as error:
+            self._fail_all(error)
+            return
+        now = time.perf_counter()
+        for sequence in [s for s in self._slots if s is not None and s.output_index is not None]:
+            completion = sequence.sample(now)
+            if completion is not None:
+                self._slots[sequence.slot] = None
+                sequence.job.emit(completion)
 
-    def _is_end_of_generation(self, token: int) -> bool:
-        import llama_cpp
+    def _end_cancelled(self) -> None:
+        for index, sequence in enumerate(self._slots):
+            if sequence is not None and sequence.request.cancelled.is_set():
+                self._slots[index] = None
+                sequence.job.emit(sequence.cancel())
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._llama._model.vocab, token))
-
-    def _piece(self, token: int) -> bytes:
-        """The token's bytes, which may be part of a UTF-8 character."""
-        import ctypes
-
-        import llama_cpp
-
-        vocab, size = self._llama._model.vocab, 64
-        while True:
-            buffer = ctypes.create_string_buffer(size)
-            length = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
-            if length >= 0:
-                return buffer.raw[:length]
-            size = -length  # llama.cpp answers how much room the piece needs
+    def _fail_all(self, error: BackendError) -> None:
+        for index, sequence in enumerate(self._slots):
+            if sequence is not None:
+                self._llama.slot_clear(index)
+                sequence.job.emit(_Failure(error))
+                self._slots[index] = None

@@ -11,6 +11,7 @@ class ModelSpec:
     context_length: int
     n_threads: int = 0  # 0: llama.cpp picks
     n_gpu_layers: int = 0
+    slots: int = 1  # sequences decoded together, each with context_length tokens
 
 
 @dataclass
@@ -24,20 +25,32 @@ class GenerationRequest:
     min_p: float = 0.05
     repeat_penalty: float = 1.0
     seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logprobs: int | None = None  # how many alternatives to report per token, when asked
+    reuse_prefix: bool = True  # start from a slot's cached KV when the prompt shares it
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...]  # the most likely tokens at that step, best first
 
 
 @dataclass(frozen=True)
 class TextChunk:
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
 class Completion:
-    finish_reason: str  # "stop", "length" or "cancelled"
+    finish_reason: str  # "stop" (end of turn or a stop string), "length" or "cancelled"
     prompt_tokens: int
     completion_tokens: int
     decode_seconds: float
+    cached_tokens: int = 0  # prompt tokens found in the slot's KV cache, not prefilled
 
 
 GenerationEvent = TextChunk | Completion

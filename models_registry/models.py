@@ -1,9 +1,10 @@
 from django.db import models
 
 
-def model_queue_name(model_name: str) -> str:
-    # One Celery queue per model: only workers that host the model consume it.
-    return f"model.{model_name}"
+def model_queue_name(model_name: str, worker_name: str = "") -> str:
+    """One Celery queue per model, which only workers hosting it consume; and one per model
+    and worker, for the next turn of a conversation whose KV cache that worker holds."""
+    return f"model.{model_name}@{worker_name}" if worker_name else f"model.{model_name}"
 
 
 class Model(models.Model):
@@ -30,6 +31,9 @@ class Model(models.Model):
     )
     max_tokens = models.PositiveIntegerField(default=512, help_text="Longest reply.")
     temperature = models.FloatField(default=0.7, help_text="0 is greedy: the same reply each time.")
+    slots = models.PositiveSmallIntegerField(
+        default=4, help_text="Replies a worker decodes together, each with the full context."
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -38,7 +42,3 @@ class Model(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def queue_name(self) -> str:
-        return model_queue_name(self.name)

@@ -23,6 +23,14 @@ def worker_models_to_serve() -> list[str]:
     return list(local.values_list("name", flat=True))
 
 
+def worker_slots_total() -> int:
+    """Task threads a worker needs: one per slot of each model it hosts, so every slot
+    can be busy while more replies wait in the queue, not in the worker."""
+    names = worker_models_to_serve()
+    slots = Model.objects.filter(name__in=names).values_list("slots", flat=True)
+    return max(1, sum(slots))
+
+
 def worker_heartbeat(*, worker_name: str, model_names: list[str]) -> None:
     now = time.time()
     ttl = settings.WORKER_HEARTBEAT_SECONDS * 3

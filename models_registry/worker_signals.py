@@ -15,6 +15,7 @@ def consume_model_queues(sender: str, instance, **kwargs) -> None:
     names = worker_models_to_serve()
     for name in names:
         instance.app.amqp.queues.select_add(model_queue_name(name))
+        instance.app.amqp.queues.select_add(model_queue_name(name, sender))
     _state["worker_name"] = sender
     _state["model_names"] = names
 

@@ -3,7 +3,7 @@ import importlib
 from collections.abc import Iterator
 from functools import cache
 
-from inference.types import GenerationEvent, GenerationRequest
+from inference.types import GenerationEvent, GenerationRequest, ModelSpec
 
 BACKENDS = {
     "llamacpp": "inference.backends.llamacpp.LlamaCppBackend",
@@ -22,6 +22,10 @@ class BackendError(Exception):
 class Backend:
     def stream(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
         """Yield TextChunks as text is produced, then exactly one Completion."""
+        raise NotImplementedError
+
+    def embed(self, spec: ModelSpec, texts: list[str]) -> tuple[list[list[float]], int]:
+        """One normalised vector per text, and the tokens they counted."""
         raise NotImplementedError
 
 

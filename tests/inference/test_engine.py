@@ -11,7 +11,7 @@ from models_registry.demo import demo_model_path
 @pytest.fixture(scope="module")
 def spec() -> ModelSpec:
     return ModelSpec(name="demo", backend="llamacpp", file_path=str(demo_model_path()),
-                     context_length=1024)
+                     context_length=1024, n_threads=2, slots=4)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,9 @@ def test_greedy_output_matches_llama_generate(engine, spec):
     from llama_cpp import Llama
 
     chunks, completion = run(engine, spec, "Name three colours.", max_tokens=40)
-    reference = Llama(model_path=spec.file_path, n_ctx=spec.context_length, verbose=False)
+    # Same thread count on both sides: it decides the order of float sums, so the logits.
+    reference = Llama(model_path=spec.file_path, n_ctx=spec.context_length, verbose=False,
+                      n_threads=spec.n_threads, n_threads_batch=spec.n_threads)
     prompt = engine.prompt_tokens([{"role": "user", "content": "Name three colours."}])
     expected = []
     for token in reference.generate(prompt, temp=0.0, top_k=40, top_p=0.95, min_p=0.05):
@@ -114,3 +116,109 @@ def test_an_unreadable_model_file_fails_with_a_clear_error(tmp_path):
     with pytest.raises(Exception) as failed:
         list(broken.generate(request))
     assert "could not load bad" in str(failed.value)
+
+
+PROMPTS = ["Name three colours.", "What is the capital of France?",
+           "Write a haiku about the sea.", "Give me two tips to sleep well."]
+
+
+def run_together(engine, spec, texts, **options) -> list[str]:
+    results: dict[int, str] = {}
+
+    def ask(index: int) -> None:
+        results[index] = "".join(run(engine, spec, texts[index], **options)[0])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return [results[i] for i in range(len(texts))]
+
+
+def test_four_requests_batched_together_give_the_same_text_as_alone(engine, spec):
+    alone = ["".join(run(engine, spec, text, max_tokens=65)[0]) for text in PROMPTS]
+    together = run_together(engine, spec, PROMPTS, max_tokens=65)
+    assert together == alone
+    assert all(alone)
+
+
+def test_cancelling_one_request_stops_it_within_a_step_and_the_others_go_on(engine, spec):
+    cancelled = GenerationRequest(model=spec, messages=[{"role": "user", "content": "Count."}],
+                                  temperature=0.0, max_tokens=400)
+    tokens_after_cancel = []
+
+    def stop_after_five() -> None:
+        seen = 0
+        for event in engine.generate(cancelled):
+            if isinstance(event, TextChunk):
+                seen += 1
+                if cancelled.cancelled.is_set():
+                    tokens_after_cancel.append(event.text)
+                if seen == 5:
+                    cancelled.cancelled.set()
+            else:
+                tokens_after_cancel.append(event)
+
+    stopper = threading.Thread(target=stop_after_five)
+    stopper.start()
+    others = run_together(engine, spec, PROMPTS[:2], max_tokens=60)
+    stopper.join(timeout=60)
+    completion = tokens_after_cancel[-1]
+    assert completion.finish_reason == "cancelled"
+    assert len(tokens_after_cancel) - 1 <= 1  # at most the token of the step in flight
+    assert others == ["".join(run(engine, spec, text, max_tokens=60)[0]) for text in PROMPTS[:2]]
+
+
+def test_a_stop_string_ends_the_reply_before_it(engine, spec):
+    full = "".join(run(engine, spec, "Name three colours.", max_tokens=60)[0])
+    stop = full[20:26]
+    chunks, completion = run(engine, spec, "Name three colours.", max_tokens=60, stop=(stop,))
+    assert completion.finish_reason == "stop"
+    assert "".join(chunks) == full[: full.index(stop)]
+    assert stop not in "".join(chunks)
+
+
+def test_the_same_seed_gives_the_same_sampled_text(engine, spec):
+    def sampled(seed: int) -> str:
+        request = GenerationRequest(
+            model=spec, messages=[{"role": "user", "content": "Invent a name for a cat."}],
+            temperature=1.2, top_k=100, top_p=1.0, min_p=0.0, seed=seed, max_tokens=40)
+        return "".join(e.text for e in engine.generate(request) if isinstance(e, TextChunk))
+
+    first = sampled(1234)
+    assert sampled(1234) == first
+    assert len({first, sampled(1), sampled(2), sampled(3)}) > 1
+
+
+def test_the_next_turn_reuses_the_cache_of_the_previous_one(engine, spec):
+    history = [{"role": "user", "content": "Tell me about the moon in five sentences."}]
+    chunks, first = run_messages(engine, spec, history, max_tokens=80)
+    history += [{"role": "assistant", "content": "".join(chunks)},
+                {"role": "user", "content": "And the sun?"}]
+    _, reused = run_messages(engine, spec, history, max_tokens=5)
+    _, cold = run_messages(engine, spec, history, max_tokens=5, reuse_prefix=False)
+    assert reused.cached_tokens >= first.prompt_tokens + first.completion_tokens - 2
+    assert cold.cached_tokens == 0
+    assert reused.prompt_tokens == cold.prompt_tokens
+
+
+def run_messages(engine, spec, messages, **options):
+    request = GenerationRequest(model=spec, messages=messages, temperature=0.0, **options)
+    events = list(engine.generate(request))
+    return [e.text for e in events[:-1]], events[-1]
+
+
+def test_logprobs_give_each_tokens_probability_and_the_best_alternatives(engine, spec):
+    chunks_events = list(engine.generate(GenerationRequest(
+        model=spec, messages=[{"role": "user", "content": "Say yes."}], temperature=0.0,
+        max_tokens=8, logprobs=5)))
+    logprobs = [lp for e in chunks_events if isinstance(e, TextChunk) for lp in e.logprobs]
+    assert len(logprobs) == chunks_events[-1].completion_tokens
+    for entry in logprobs:
+        assert len(entry.top) == 5
+        assert entry.logprob <= 0
+        assert [lp for _, lp in entry.top] == sorted((lp for _, lp in entry.top), reverse=True)
+        assert entry.top[0] == (entry.token, entry.logprob)  # greedy picks the likeliest
+    assert "".join(lp.token for lp in logprobs) == "".join(
+        e.text for e in chunks_events if isinstance(e, TextChunk))

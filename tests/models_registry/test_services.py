@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from models_registry.demo import DEMO_MODEL_NAME, demo_model_path
-from models_registry.models import Model
+from models_registry.models import Model, model_queue_name
 from models_registry.services import model_register_local_file
 
 
@@ -11,7 +11,7 @@ def test_the_demo_model_registers_as_a_local_file():
     model = model_register_local_file(name=DEMO_MODEL_NAME, path=demo_model_path())
     assert model.backend == "llamacpp" and model.source_kind == "local_file"
     assert model.file_size == demo_model_path().stat().st_size > 90_000_000
-    assert model.queue_name == f"model.{DEMO_MODEL_NAME}"
+    assert model_queue_name(model.name) == f"model.{DEMO_MODEL_NAME}"
 
 
 @pytest.mark.django_db

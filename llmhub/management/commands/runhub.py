@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from llmhub.embedded import embedded_redis_start
 from llmhub.services import admin_ensure, demo_model_register
+from models_registry.worker import worker_slots_total
 
 
 class Command(BaseCommand):
@@ -19,10 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--concurrency", type=int, default=4, help="worker task threads")
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help="worker task threads (default: the slots of its models)")
         parser.add_argument("--no-demo", action="store_true", help="skip the demo model")
 
-    def handle(self, *args, host: str, port: int, concurrency: int, no_demo: bool, **options):
+    def handle(self, *args, host: str, port: int, concurrency: int | None, no_demo: bool,
+               **options):
         # SIGTERM unwinds like Ctrl-C, so the finally blocks stop children and Redis.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         embedded = None
@@ -35,6 +38,7 @@ class Command(BaseCommand):
         username, password = admin_ensure(password_file=settings.DATA_DIR / "admin-password")
         if not no_demo:
             self.stdout.write(f"Demo model: {demo_model_register().name}")
+        concurrency = concurrency or worker_slots_total()
         try:
             self._supervise(self._start_children(host, port, concurrency), host, port,
                             username, password)

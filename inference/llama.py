@@ -1,0 +1,220 @@
+"""llama-cpp-python's low-level API, wrapped for the engine thread: one model, one context
+with a sequence per slot, one reusable batch, sampler chains, per-slot KV bookkeeping.
+
+Everything here runs on the engine's thread only (a llama.cpp context is not thread-safe).
+"""
+import ctypes
+import math
+import time
+
+import llama_cpp
+import numpy as np
+from llama_cpp._internals import LlamaModel
+from llama_cpp._logger import set_verbose
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from inference.backends import BackendError
+from inference.types import GenerationRequest, ModelSpec, TokenLogprob
+
+BATCH_TOKENS = 1024
+PENALTY_LAST_N = 64
+
+
+class Batch:
+    """A llama_batch filled token by token; ``add`` returns the token's index in it."""
+
+    def __init__(self, capacity: int) -> None:
+        self.raw = llama_cpp.llama_batch_init(capacity, 0, 1)
+        self.capacity = capacity
+
+    def clear(self) -> None:
+        self.raw.n_tokens = 0
+
+    def add(self, token: int, position: int, seq_id: int, logits: bool) -> int:
+        index = self.raw.n_tokens
+        if index >= self.capacity:
+            raise BackendError("batch overflow")  # a bug, never bad input
+        self.raw.token[index] = token
+        self.raw.pos[index] = position
+        self.raw.n_seq_id[index] = 1
+        self.raw.seq_id[index][0] = seq_id
+        self.raw.logits[index] = logits
+        self.raw.n_tokens = index + 1
+        return index
+
+    def __len__(self) -> int:
+        return self.raw.n_tokens
+
+    def free(self) -> None:
+        llama_cpp.llama_batch_free(self.raw)
+
+
+class LlamaContext:
+    def __init__(self, spec: ModelSpec) -> None:
+        set_verbose(False)  # llama.cpp logs every tensor of the graph otherwise
+        self.spec = spec
+        self.n_slots = max(1, spec.slots)
+        self.n_ctx_slot = spec.context_length
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = spec.n_gpu_layers
+        self.model = LlamaModel(path_model=spec.file_path, params=model_params, verbose=False)
+        self.vocab = self.model.vocab
+        self.n_vocab = self.model.n_vocab()
+        self.ctx = self._context(spec)
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.batch = Batch(BATCH_TOKENS)
+        self.cached: list[list[int]] = [[] for _ in range(self.n_slots)]
+        self.last_used = [0.0] * self.n_slots
+        self._formatter = self._chat_formatter()
+
+    def _context(self, spec: ModelSpec):
+        params = llama_cpp.llama_context_default_params()
+        # Each slot gets the model's context length: llama.cpp splits n_ctx between
+        # n_seq_max sequences when the KV cache is not unified.
+        params.n_ctx = spec.context_length * self.n_slots
+        params.n_seq_max = self.n_slots
+        params.kv_unified = False
+        # As llama-cpp-python's Llama: flash attention changes the float sums, so greedy
+        # replies would differ from Llama.generate's on the same prompt.
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.n_batch = BATCH_TOKENS
+        params.n_ubatch = min(BATCH_TOKENS, 512)
+        if spec.n_threads:
+            params.n_threads = params.n_threads_batch = spec.n_threads
+        ctx = llama_cpp.llama_init_from_model(self.model.model, params)
+        if ctx is None:
+            raise BackendError(f"could not create a context for {spec.name}")
+        return ctx
+
+    def _chat_formatter(self) -> Jinja2ChatFormatter:
+        template = self.model.metadata().get("tokenizer.chat_template")
+        if not template:
+            raise BackendError(f"{self.spec.name} has no chat template", permanent=True)
+        text = self.model.token_get_text
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=text(self.model.token_eos()),
+            bos_token=text(self.model.token_bos()),
+        )
+
+    def close(self) -> None:
+        self.batch.free()
+        llama_cpp.llama_free(self.ctx)
+        self.model.close()
+
+    # --- prompts and tokens ---------------------------------------------------------------
+    def chat_prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        formatted = self._formatter(messages=messages)
+        return self.model.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def piece(self, token: int) -> bytes:
+        """The token's bytes, which may be part of a UTF-8 character."""
+        size = 64
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, size, 0, False)
+            if length >= 0:
+                return buffer.raw[:length]
+            size = -length  # llama.cpp answers how much room the piece needs
+
+    # --- slots and their KV cache ---------------------------------------------------------
+    def slot_for(self, prompt: list[int], *, free: list[int], reuse: bool) -> int:
+        """The free slot whose cache shares most of the prompt; else the least recently used."""
+        def score(slot: int) -> tuple[int, float]:
+            shared = _common_prefix(self.cached[slot], prompt) if reuse else 0
+            return shared, -self.last_used[slot]
+
+        return max(free, key=score)
+
+    def slot_keep_prefix(self, slot: int, prompt: list[int]) -> int:
+        """Drop the slot's cache after what it shares with the prompt; return what it kept.
+
+        At least the prompt's last token is decoded again: its logits give the first token.
+        """
+        keep = min(_common_prefix(self.cached[slot], prompt), len(prompt) - 1)
+        if not llama_cpp.llama_memory_seq_rm(self.memory, slot, keep, -1):
+            keep = 0
+            llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        del self.cached[slot][keep:]
+        self.last_used[slot] = time.monotonic()
+        return keep
+
+    def slot_clear(self, slot: int) -> None:
+        llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+        self.cached[slot].clear()
+
+    # --- decoding ---------------------------------------------------------------------------
+    def batch_start(self) -> Batch:
+        self.batch.clear()
+        return self.batch
+
+    def feed(self, batch: Batch, token: int, slot: int, logits: bool) -> int:
+        index = batch.add(token, len(self.cached[slot]), slot, logits)
+        self.cached[slot].append(token)
+        return index
+
+    def decode(self, batch: Batch) -> None:
+        status = llama_cpp.llama_decode(self.ctx, batch.raw)
+        if status != 0:
+            raise BackendError(f"llama_decode failed with status {status}")
+
+    # --- sampling ---------------------------------------------------------------------------
+    def sampler_chain(self, request: GenerationRequest, prompt: list[int]):
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        add = lambda sampler: llama_cpp.llama_sampler_chain_add(chain, sampler)  # noqa: E731
+        if request.repeat_penalty != 1.0:
+            add(llama_cpp.llama_sampler_init_penalties(
+                self.n_vocab, PENALTY_LAST_N, request.repeat_penalty, 0.0, 0.0))
+        if request.temperature <= 0:
+            add(llama_cpp.llama_sampler_init_greedy())
+        else:
+            add(llama_cpp.llama_sampler_init_top_k(request.top_k))
+            add(llama_cpp.llama_sampler_init_top_p(request.top_p, 1))
+            add(llama_cpp.llama_sampler_init_min_p(request.min_p, 1))
+            add(llama_cpp.llama_sampler_init_temp(request.temperature))
+            seed = llama_cpp.LLAMA_DEFAULT_SEED if request.seed is None else request.seed
+            add(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        for token in prompt[-PENALTY_LAST_N:]:
+            llama_cpp.llama_sampler_accept(chain, token)  # the penalty counts the prompt too
+        return chain
+
+    def sample(self, chain, index: int) -> int:
+        return llama_cpp.llama_sampler_sample(chain, self.ctx, index)
+
+    def sampler_free(self, chain) -> None:
+        llama_cpp.llama_sampler_free(chain)
+
+    def log_distribution(self, index: int) -> np.ndarray:
+        """The model's own next-token distribution at a batch index, as log-probabilities.
+
+        Read before sampling: it is what the model predicted, whatever the sampler picks.
+        """
+        pointer = llama_cpp.llama_get_logits_ith(self.ctx, index)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).astype(np.float64)
+        shifted = logits - logits.max()
+        return shifted - math.log(np.exp(shifted).sum())
+
+    def token_logprob(self, distribution: np.ndarray, token: int, top: int) -> TokenLogprob:
+        best = np.argpartition(-distribution, top)[:top] if top else []
+        best = sorted(best, key=lambda t: -distribution[t])
+        return TokenLogprob(
+            token=self.text_of(token),
+            logprob=float(distribution[token]),
+            top=tuple((self.text_of(t), float(distribution[t])) for t in best),
+        )
+
+    def text_of(self, token) -> str:
+        return self.piece(int(token)).decode("utf-8", errors="replace")
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
