@@ -136,7 +136,7 @@ class LlamaEngine:
         if len(prompt) >= self._llama.n_ctx_slot:
             raise PromptTooLong(len(prompt), self._llama.n_ctx_slot)
         slot = self._llama.slot_for(prompt, free=self._free_slots(), reuse=request.reuse_prefix)
-        kept = self._llama.slot_keep_prefix(slot, prompt)
+        kept = self._llama.slot_keep_prefix(slot, prompt, reuse=request.reuse_prefix)
         self._slots[slot] = Sequence(
             job=job, slot=slot, prompt=prompt, kept=kept, llama=self._llama
         )

@@ -131,12 +131,14 @@ class LlamaContext:
 
         return max(free, key=score)
 
-    def slot_keep_prefix(self, slot: int, prompt: list[int]) -> int:
-        """Drop the slot's cache after what it shares with the prompt; return what it kept.
+    def slot_keep_prefix(self, slot: int, prompt: list[int], *, reuse: bool) -> int:
+        """Drop the slot's cache after what it shares with the prompt (all of it without
+        reuse); return how many tokens it kept.
 
         At least the prompt's last token is decoded again: its logits give the first token.
         """
-        keep = min(_common_prefix(self.cached[slot], prompt), len(prompt) - 1)
+        shared = _common_prefix(self.cached[slot], prompt) if reuse else 0
+        keep = min(shared, len(prompt) - 1)
         if not llama_cpp.llama_memory_seq_rm(self.memory, slot, keep, -1):
             keep = 0
             llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
