@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 #   make install CMAKE_ARGS="-DGGML_CUDA=on"
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install run test bench
+.PHONY: install run test bench bench-engine
 
 install: $(VENV)/.installed
 
@@ -26,3 +26,6 @@ test: install
 
 bench: install
 	$(PYTHON) -m bench.stream
+
+bench-engine: install
+	$(PYTHON) -m bench.engine
