@@ -13,7 +13,7 @@ from llama_cpp._internals import LlamaModel
 from llama_cpp._logger import set_verbose
 
 from inference.backends import BackendError
-from inference.llama import Batch
+from inference.llama import Batch, thread_count
 from inference.types import ModelSpec
 
 
@@ -75,8 +75,7 @@ class EmbeddingEngine:
         # A text is embedded in one ubatch: pooling needs all of its tokens at once.
         params.n_ctx = params.n_batch = params.n_ubatch = self.n_ctx
         params.n_seq_max = 1
-        if self.spec.n_threads:
-            params.n_threads = params.n_threads_batch = self.spec.n_threads
+        params.n_threads = params.n_threads_batch = thread_count(self.spec)
         ctx = llama_cpp.llama_init_from_model(self.model.model, params)
         if ctx is None:
             raise BackendError(f"could not create an embedding context for {self.spec.name}")

@@ -5,6 +5,7 @@ Everything here runs on the engine's thread only (a llama.cpp context is not thr
 """
 import ctypes
 import math
+import os
 import time
 
 import llama_cpp
@@ -79,8 +80,7 @@ class LlamaContext:
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.n_batch = BATCH_TOKENS
         params.n_ubatch = min(BATCH_TOKENS, 512)
-        if spec.n_threads:
-            params.n_threads = params.n_threads_batch = spec.n_threads
+        params.n_threads = params.n_threads_batch = thread_count(spec)
         ctx = llama_cpp.llama_init_from_model(self.model.model, params)
         if ctx is None:
             raise BackendError(f"could not create a context for {spec.name}")
@@ -212,6 +212,12 @@ class LlamaContext:
 
     def text_of(self, token) -> str:
         return self.piece(int(token)).decode("utf-8", errors="replace")
+
+
+def thread_count(spec: ModelSpec) -> int:
+    # llama.cpp's default is 4 threads whatever the machine: on 2 cores its OpenMP team
+    # then waits on descheduled threads at every step. A worker box is the engine's.
+    return spec.n_threads or os.cpu_count() or 1
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -9,7 +9,7 @@ class ModelSpec:
     backend: str
     file_path: str
     context_length: int
-    n_threads: int = 0  # 0: llama.cpp picks
+    n_threads: int = 0  # 0: one per CPU core
     n_gpu_layers: int = 0
     slots: int = 1  # sequences decoded together, each with context_length tokens
 
