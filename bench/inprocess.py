@@ -1,13 +1,30 @@
-"""The baseline: llama-cpp-python called in this process, the way the hub's engine calls it.
+"""The baselines, called in this process: llama-cpp-python, and the hub's own engine.
 
-The prompt, the sampler settings and the stop rule copy ``inference.engine.LlamaEngine`` so
-that both sides do the same work for the same tokens; only the hub's plumbing differs.
+``InProcessLlama``: llama-cpp-python's ``Llama.generate``; the prompt, the sampler settings and
+the stop rule copy ``inference.engine.LlamaEngine`` so that both sides do the same work for
+the same tokens; only the hub's plumbing differs.
+
+``InProcessEngine``: ``inference.engine.LlamaEngine`` itself, with the ModelSpec the hub's
+worker builds (``chat.generation.generation_request``), so the hub is measured against its
+own engine without the worker, the queue, Redis and the websocket in between.
+
+llama.cpp's CPU backend here is built with OpenMP: a thread that has called ``llama_decode``
+keeps a team of worker threads alive as long as it lives, and ``llama_decode`` on any other
+thread of the process then runs 35-45% slower (see ``bench.baselines``). So neither side
+outlives its run: each ``Llama.generate`` run decodes on a thread of its own that ends with
+it, and each engine run gets a fresh engine (its own thread) that is closed and joined after.
 """
 import dataclasses
+import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from inference.types import GenerationRequest
+from inference.types import Completion, GenerationRequest, ModelSpec, TextChunk
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +43,24 @@ def hub_sampling() -> dict:
     return {f.name: f.default for f in dataclasses.fields(GenerationRequest) if f.name in names}
 
 
+def on_own_thread(work: Callable[[], T], *, name: str) -> T:
+    """Run ``work`` on a new thread that ends with it; its OpenMP team ends with it too."""
+    outcome: list = []
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=target, name=name)
+    worker.start()
+    worker.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
 def decode_tokens_per_second(count: int, first_at: float | None, last_at: float | None):
     # The first token's time belongs to the prompt, as in the hub's own figure.
     if count < 2 or first_at is None or last_at is None or last_at <= first_at:
@@ -40,8 +75,10 @@ class InProcessLlama:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        # n_threads is left to llama.cpp, as the hub does when LLMHUB_LLAMA_THREADS is unset.
-        self.llama = Llama(model_path=str(model_path), n_ctx=context_length, verbose=False)
+        # The hub's worker decodes with one thread per core (LLMHUB_LLAMA_THREADS unset).
+        threads = os.cpu_count() or 1
+        self.llama = Llama(model_path=str(model_path), n_ctx=context_length, verbose=False,
+                           n_threads=threads, n_threads_batch=threads)
         vocab_piece = self.llama._model.token_get_text
         self.formatter = Jinja2ChatFormatter(
             template=self.llama.metadata["tokenizer.chat_template"],
@@ -65,6 +102,10 @@ class InProcessLlama:
         return bool(llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
     def run(self, prompt: str, *, max_tokens: int) -> InProcessRun:
+        """One greedy generation, decoded on a short-lived thread (see the module docstring)."""
+        return on_own_thread(lambda: self._run(prompt, max_tokens=max_tokens), name="llama-run")
+
+    def _run(self, prompt: str, *, max_tokens: int) -> InProcessRun:
         # The clock starts before the chat template, as the hub's TTFT does.
         started = time.perf_counter()
         prompt_tokens = self.prompt_tokens([{"role": "user", "content": prompt}])
@@ -86,3 +127,93 @@ class InProcessLlama:
             tokens_per_second=decode_tokens_per_second(len(generated), first_at, last_at),
             text=self.llama.detokenize(generated).decode("utf-8", errors="replace"),
         )
+
+
+def worker_model_spec(model) -> ModelSpec:
+    """The ModelSpec ``chat.generation.generation_request`` builds for the model row."""
+    # generation_request needs a reply in a conversation: its fields are copied here, from
+    # the same row and the same settings (LLAMA_THREADS 0: llama.cpp's default threads).
+    from django.conf import settings
+
+    return ModelSpec(
+        name=model.name,
+        backend=model.backend,
+        file_path=model.file_path,
+        context_length=model.context_length,
+        n_threads=settings.LLAMA_THREADS,
+        n_gpu_layers=settings.LLAMA_GPU_LAYERS,
+        slots=model.slots,
+    )
+
+
+class InProcessEngine:
+    """The hub's engine called in this process: a fresh LlamaEngine for every run.
+
+    A fresh engine per run keeps its decoding thread (and OpenMP team) from living on while
+    ``Llama.generate`` runs; it is warmed up with a few uncounted tokens before the measured
+    run so that neither the load nor the first decode's thread start lands in the figures.
+    The request is greedy and reuses the prefix, as the hub's worker does: the warm-up puts
+    the same prompt in a slot's cache, as the hub's earlier runs of the same prompt do.
+    (``Llama.generate`` reuses its cached prefix the same way.)
+    """
+
+    WARM_UP_TOKENS = 4
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    @property
+    def n_threads(self) -> int:
+        return self.spec.n_threads
+
+    @property
+    def slots(self) -> int:
+        return self.spec.slots
+
+    def effective_threads(self) -> str:
+        """The threads llama.cpp decodes with for this spec."""
+        from inference.llama import thread_count
+
+        return f"{thread_count(self.spec)}"
+
+    def request(self, prompt: str, *, max_tokens: int) -> GenerationRequest:
+        return GenerationRequest(model=self.spec, messages=[{"role": "user", "content": prompt}],
+                                 max_tokens=max_tokens, temperature=0.0, seed=0)
+
+    def run(self, prompt: str, *, max_tokens: int) -> InProcessRun:
+        from inference.engine import LlamaEngine
+
+        engine = LlamaEngine(self.spec)
+        try:
+            consume(engine, self.request(prompt, max_tokens=self.WARM_UP_TOKENS))
+            return consume(engine, self.request(prompt, max_tokens=max_tokens))
+        finally:
+            engine.close()
+            engine.thread.join()
+
+
+def consume(engine, request: GenerationRequest) -> InProcessRun:
+    """One generation; TTFT from calling generate() (the engine builds the prompt on its
+    thread, as the hub's TTFT includes it) to the first TextChunk, tokens/s as the hub's
+    client counts it: (completion_tokens - 1) / (Completion - first TextChunk)."""
+    chunks: list[str] = []
+    first_at = None
+    completion = None
+    started = time.perf_counter()
+    for event in engine.generate(request):
+        now = time.perf_counter()
+        if isinstance(event, TextChunk):
+            first_at = first_at or now
+            chunks.append(event.text)
+        elif isinstance(event, Completion):
+            completion, end_at = event, now
+    if completion is None:
+        raise RuntimeError("the engine's stream ended without a Completion")
+    count = completion.completion_tokens
+    return InProcessRun(
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=count,
+        ttft_ms=(first_at - started) * 1000 if first_at else float("nan"),
+        tokens_per_second=decode_tokens_per_second(count, first_at, end_at),
+        text="".join(chunks),
+    )
