@@ -130,20 +130,10 @@ class InProcessLlama:
 
 
 def worker_model_spec(model) -> ModelSpec:
-    """The ModelSpec ``chat.generation.generation_request`` builds for the model row."""
-    # generation_request needs a reply in a conversation: its fields are copied here, from
-    # the same row and the same settings (LLAMA_THREADS 0: llama.cpp's default threads).
-    from django.conf import settings
+    """The ModelSpec the hub's worker builds for the model row."""
+    from chat.generation import model_spec
 
-    return ModelSpec(
-        name=model.name,
-        backend=model.backend,
-        file_path=model.file_path,
-        context_length=model.context_length,
-        n_threads=settings.LLAMA_THREADS,
-        n_gpu_layers=settings.LLAMA_GPU_LAYERS,
-        slots=model.slots,
-    )
+    return model_spec(model)
 
 
 class InProcessEngine:

@@ -14,6 +14,7 @@ from inference.backends import BackendError, backend_get
 from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
 from inference.types import Completion, GenerationRequest, ModelSpec
 from llmhub.redis import redis_client
+from models_registry.models import Model
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.1
@@ -30,9 +31,9 @@ def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
     return Message.objects.select_related("conversation__model").get(pk=reply_id)
 
 
-def generation_request(reply: Message) -> GenerationRequest:
-    model = reply.conversation.model
-    spec = ModelSpec(
+def model_spec(model: Model) -> ModelSpec:
+    """What a worker's engine needs of a model row, with this worker's settings."""
+    return ModelSpec(
         name=model.name,
         backend=model.backend,
         file_path=model.file_path,
@@ -41,8 +42,12 @@ def generation_request(reply: Message) -> GenerationRequest:
         n_gpu_layers=settings.LLAMA_GPU_LAYERS,
         slots=model.slots,
     )
+
+
+def generation_request(reply: Message) -> GenerationRequest:
+    model = reply.conversation.model
     return GenerationRequest(
-        model=spec,
+        model=model_spec(model),
         messages=generation_history(reply=reply),
         max_tokens=model.max_tokens,
         temperature=model.temperature,
