@@ -101,7 +101,11 @@ class LlamaEngine:
             self._take_new_jobs(block=not self._waiting and not self._busy())
             self._admit()
             if self._busy():
-                self._step()
+                try:
+                    self._step()
+                except Exception as error:  # the thread must outlive any one bad step
+                    log.exception("engine step failed")
+                    self._fail_all(BackendError(f"engine error: {error}"))
         self._llama.close()
 
     def _busy(self) -> bool:
@@ -129,6 +133,8 @@ class LlamaEngine:
                 self._start(job)
             except BackendError as error:
                 job.emit(_Failure(error))
+            except Exception as error:  # a chat template may refuse the messages, say
+                job.emit(_Failure(BackendError(f"could not start the reply: {error}", True)))
 
     def _start(self, job: _Job) -> None:
         request = job.request

@@ -3,6 +3,7 @@ import threading
 
 import pytest
 
+from inference.backends import BackendError
 from inference.engine import LlamaEngine, PromptTooLong
 from inference.types import Completion, GenerationRequest, ModelSpec, TextChunk
 from models_registry.demo import demo_model_path
@@ -251,3 +252,10 @@ def test_logprobs_give_each_tokens_probability_and_the_best_alternatives(engine,
         assert entry.top[0] == (entry.token, entry.logprob)  # greedy picks the likeliest
     assert "".join(lp.token for lp in logprobs) == "".join(
         e.text for e in chunks_events if isinstance(e, TextChunk))
+
+
+def test_messages_the_chat_template_refuses_fail_the_request_not_the_engine(engine, spec):
+    with pytest.raises(BackendError, match="could not start the reply"):
+        run_messages(engine, spec, [{"role": "user", "content": object()}])
+    chunks, completion = run(engine, spec, "Say hi.", max_tokens=5)
+    assert completion.completion_tokens > 0
