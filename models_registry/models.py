@@ -34,6 +34,9 @@ class Model(models.Model):
     slots = models.PositiveSmallIntegerField(
         default=4, help_text="Replies a worker decodes together, each with the full context."
     )
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="What the GGUF header says (read on registration)."
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,102 @@
+"""What a GGUF file says about its model, read from its header with the `gguf` package.
+
+The tensors are memory-mapped, never loaded. `gguf` imports numpy, so this module is for
+workers and the launcher, not for the web process (DESIGN.md invariant 7).
+"""
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+KV_CACHE_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
+
+
+class GGUFError(ValueError):
+    """The file is not a complete, readable GGUF file; the message says why."""
+
+
+@dataclass(frozen=True)
+class GGUFMetadata:
+    architecture: str
+    name: str
+    size_label: str
+    context_length: int
+    block_count: int
+    head_count: int
+    head_count_kv: int
+    embedding_length: int
+    file_type: str
+    parameter_count: int
+    bits_per_weight: float
+    file_size: int
+    chat_template: str
+    tokenizer_model: str
+    vocab_size: int
+
+    def kv_cache_bytes(self, tokens: int) -> int:
+        """Memory the K and V caches take for ``tokens`` tokens of context."""
+        head_dim = self.embedding_length // max(self.head_count, 1)
+        per_token = 2 * self.block_count * self.head_count_kv * head_dim
+        return per_token * KV_CACHE_BYTES_PER_VALUE * tokens
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def gguf_metadata_read(path: Path) -> GGUFMetadata:
+    """Read a GGUF file's header; raise GGUFError for a truncated or malformed file."""
+    _check_magic(path)
+    try:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(path)
+    except Exception as error:  # gguf's own errors say little ("cannot reshape array...")
+        raise GGUFError(f"{path.name} is not a complete GGUF file ({error})") from None
+    file_size = path.stat().st_size
+    end_of_data = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
+    if not reader.tensors or end_of_data > file_size:
+        raise GGUFError(f"{path.name} is truncated: its tensors end at byte {end_of_data}, "
+                        f"the file has {file_size}")
+    return _metadata(reader, file_size)
+
+
+def _check_magic(path: Path) -> None:
+    if not path.is_file():
+        raise GGUFError(f"{path} does not exist or is not a file")
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise GGUFError(f"{path.name} is not a GGUF file (it does not start with 'GGUF')")
+
+
+def _metadata(reader, file_size: int) -> GGUFMetadata:
+    from gguf import LlamaFileType
+
+    def value(key: str, default=None):
+        field = reader.fields.get(key)
+        return field.contents() if field is not None else default
+
+    arch = value("general.architecture")
+    if not arch:
+        raise GGUFError("the file names no architecture (general.architecture)")
+    parameters = sum(int(t.n_elements) for t in reader.tensors)
+    tensor_bytes = sum(int(t.n_bytes) for t in reader.tensors)
+    file_type = value("general.file_type")
+    return GGUFMetadata(
+        architecture=arch,
+        name=value("general.name", ""),
+        size_label=value("general.size_label", ""),
+        context_length=int(value(f"{arch}.context_length", 0)),
+        block_count=int(value(f"{arch}.block_count", 0)),
+        head_count=int(value(f"{arch}.attention.head_count", 0)),
+        head_count_kv=int(value(f"{arch}.attention.head_count_kv",
+                                value(f"{arch}.attention.head_count", 0))),
+        embedding_length=int(value(f"{arch}.embedding_length", 0)),
+        file_type=LlamaFileType(file_type).name.removeprefix("MOSTLY_") if file_type is not None
+        else "",
+        parameter_count=parameters,
+        bits_per_weight=round(tensor_bytes * 8 / parameters, 2) if parameters else 0.0,
+        file_size=file_size,
+        chat_template=value("tokenizer.chat_template", ""),
+        tokenizer_model=value("tokenizer.ggml.model", ""),
+        vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data)
+        if "tokenizer.ggml.tokens" in reader.fields else 0,
+    )
