@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from models_registry.models import Model
+from models_registry.models import Model, Node
+from models_registry.selectors import node_is_ready
 
 
 @admin.register(Model)
@@ -9,3 +10,22 @@ class ModelAdmin(admin.ModelAdmin):
     list_filter = ["backend", "enabled"]
     search_fields = ["name", "source"]
     readonly_fields = ["file_size", "created_at"]
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    list_display = ["name", "ready", "host", "cpu_count", "ram_gb", "disk_free_gb",
+                    "model_names", "last_seen"]
+    readonly_fields = [f.name for f in Node._meta.fields]
+
+    @admin.display(boolean=True)
+    def ready(self, node: Node) -> bool:
+        return node_is_ready(node)
+
+    @admin.display(description="RAM (GB)")
+    def ram_gb(self, node: Node) -> str:
+        return f"{node.ram_bytes / 1e9:.1f}"
+
+    @admin.display(description="free disk (GB)")
+    def disk_free_gb(self, node: Node) -> str:
+        return f"{node.disk_free_bytes / 1e9:.1f}"

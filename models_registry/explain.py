@@ -23,6 +23,20 @@ def quantization_explained(file_type: str) -> str:
     return f"{bits}-bit weights; {_QUANT_FAMILIES[family]}"
 
 
+def model_badges(file_path: str) -> list[str]:
+    """Family, size, quantization and specialty read from the file name, as badges."""
+    from pathlib import Path
+
+    from models_registry.naming import model_name_parse
+
+    try:
+        name = model_name_parse(Path(file_path).name)
+    except ValueError:
+        return []
+    parts = [name.family, name.size, name.quant, *name.specialty]
+    return [part for part in parts if part]
+
+
 def bytes_in_words(size: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if size >= scale:

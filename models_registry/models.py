@@ -45,3 +45,23 @@ class Model(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Node(models.Model):
+    """A worker process that hosts models, as it last reported itself."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="Celery's worker name.")
+    host = models.CharField(max_length=200)
+    cpu_count = models.PositiveIntegerField(default=0)
+    ram_bytes = models.BigIntegerField(default=0)
+    disk_free_bytes = models.BigIntegerField(default=0)
+    gpus = models.JSONField(default=list, blank=True)
+    model_names = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

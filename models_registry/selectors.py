@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from llmhub.redis import redis_client
-from models_registry.models import Model
+from models_registry.models import Model, Node
 
 
 def model_list_enabled() -> QuerySet[Model]:
@@ -28,6 +28,12 @@ def worker_key(worker_name: str) -> str:
 def model_live_workers(model_name: str) -> list[str]:
     since = time.time() - _liveness_window()
     return redis_client().zrangebyscore(model_workers_key(model_name), since, "+inf")
+
+
+def node_is_ready(node: Node) -> bool:
+    """Ready while it heart-beats; not ready after three missed beats, ready again when
+    it beats again."""
+    return time.time() - node.last_seen.timestamp() < _liveness_window()
 
 
 def worker_is_alive(worker_name: str) -> bool:

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from models_registry.explain import model_card_facts
+from models_registry.explain import model_badges, model_card_facts
 from models_registry.selectors import model_list_enabled
 
 
@@ -19,4 +19,5 @@ def model_card(request: HttpRequest, model_id: int) -> HttpResponse:
         raise Http404("No such model.")
     facts = model_card_facts(model.metadata, context_length=model.context_length,
                              slots=model.slots)
-    return render(request, "models_registry/card.html", {"model": model, "facts": facts})
+    context = {"model": model, "facts": facts, "badges": model_badges(model.file_path)}
+    return render(request, "models_registry/card.html", context)

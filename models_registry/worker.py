@@ -1,13 +1,18 @@
 """What a worker process hosts, and the heartbeats that tell the hub it is alive."""
 import logging
+import os
+import shutil
+import socket
 import threading
 import time
 
+import psutil
 from django.conf import settings
+from django.utils import timezone
 
 from llmhub.env import env_list
 from llmhub.redis import redis_client
-from models_registry.models import Model
+from models_registry.models import Model, Node
 from models_registry.selectors import model_list_enabled, model_workers_key, worker_key
 
 log = logging.getLogger(__name__)
@@ -31,7 +36,30 @@ def worker_slots_total() -> int:
     return max(1, sum(slots))
 
 
+def node_register(*, worker_name: str, model_names: list[str]) -> Node:
+    """Record this worker's box: what it has, what it hosts."""
+    now = timezone.now()
+    node, _ = Node.objects.update_or_create(
+        name=worker_name,
+        defaults={
+            "host": socket.gethostname(),
+            "cpu_count": os.cpu_count() or 0,
+            "ram_bytes": psutil.virtual_memory().total,
+            "disk_free_bytes": shutil.disk_usage(settings.DATA_DIR).free,
+            "model_names": model_names,
+            "started_at": now,
+            "last_seen": now,
+        },
+    )
+    return node
+
+
 def worker_heartbeat(*, worker_name: str, model_names: list[str]) -> None:
+    seen = Node.objects.filter(name=worker_name).update(
+        last_seen=timezone.now(), disk_free_bytes=shutil.disk_usage(settings.DATA_DIR).free
+    )
+    if not seen:  # an admin deleted the row, or the database is new: register again
+        node_register(worker_name=worker_name, model_names=model_names)
     now = time.time()
     ttl = settings.WORKER_HEARTBEAT_SECONDS * 3
     pipe = redis_client().pipeline()
@@ -57,7 +85,7 @@ def worker_heartbeat_start(*, worker_name: str, model_names: list[str]) -> threa
         while not stop.is_set():
             try:
                 worker_heartbeat(worker_name=worker_name, model_names=model_names)
-            except Exception:  # a Redis blip must not kill the thread that keeps us alive
+            except Exception:  # a Redis or database blip must not end the heartbeats
                 log.exception("heartbeat failed")
             stop.wait(settings.WORKER_HEARTBEAT_SECONDS)
 

@@ -22,8 +22,9 @@ def consume_model_queues(sender: str, instance, **kwargs) -> None:
 
 @worker_ready.connect
 def start_heartbeat(**kwargs) -> None:
-    from models_registry.worker import worker_heartbeat_start
+    from models_registry.worker import node_register, worker_heartbeat_start
 
+    node_register(worker_name=_state["worker_name"], model_names=_state["model_names"])
     _state["stop"] = worker_heartbeat_start(
         worker_name=_state["worker_name"], model_names=_state["model_names"]
     )

@@ -5,6 +5,8 @@ import time
 from chat.models import Message
 from chat.services import conversation_create
 from models_registry.demo import demo_model_path
+from models_registry.models import Node
+from models_registry.selectors import node_is_ready
 from models_registry.services import model_register_local_file
 from tests.chat_client import chat_connect, post_message, read_until_final, receive
 from tests.processes import worker_start
@@ -33,3 +35,5 @@ def test_a_reply_whose_worker_is_killed_ends_as_failed(hub_url, processes_env, a
     assert final["error"].startswith("worker doomed@") and "stopped" in final["error"]
     stored = Message.objects.get(pk=reply["id"])
     assert stored.status == Message.Status.FAILED
+    nodes = {node.name.split("@")[0]: node_is_ready(node) for node in Node.objects.all()}
+    assert nodes == {"doomed": False, "main": True}

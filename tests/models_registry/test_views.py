@@ -20,6 +20,16 @@ def test_the_card_explains_the_demo_model(client, alice, demo):
     assert "trained for 8,192 tokens; this hub gives each reply 4,096 tokens" in page
     # 98.4 MB of weights + 4 slots x 4,096 tokens x 23,040 bytes of KV cache.
     assert "98.4 MB of weights + 377.5 MB of KV cache for 4 replies at once" in page
+    for badge in ("smollm2", "135M", "Q4_1", "instruct"):
+        assert f'<span class="badge">{badge}</span>' in page
+
+
+def test_the_demo_models_name_is_the_one_its_file_name_parses_to(demo):
+    from pathlib import Path
+
+    from models_registry.naming import model_name_parse
+
+    assert model_name_parse(Path(demo.file_path).name).ollama_name == demo.name
 
 
 def test_the_list_links_every_enabled_model(client, alice, demo):
