@@ -4,6 +4,7 @@ The tensors are memory-mapped, never loaded. `gguf` imports numpy, so this modul
 workers and the launcher, not for the web process (DESIGN.md invariant 7).
 """
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 GGUF_MAGIC = b"GGUF"
@@ -45,6 +46,15 @@ class GGUFMetadata:
 def gguf_metadata_read(path: Path) -> GGUFMetadata:
     """Read a GGUF file's header; raise GGUFError for a truncated or malformed file."""
     _check_magic(path)
+    stat = path.stat()
+    # gguf parses every tensor's entry (2.6 s for the demo model): read a file once per
+    # process while its size and modification time stay the same.
+    return _read(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _read(path_name: str, size: int, mtime_ns: int) -> GGUFMetadata:
+    path = Path(path_name)
     try:
         from gguf import GGUFReader
 
