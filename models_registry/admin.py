@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from models_registry.models import Model, Node
+from models_registry.models import Model, Node, Placement
 from models_registry.selectors import node_is_ready
 
 
@@ -29,3 +29,13 @@ class NodeAdmin(admin.ModelAdmin):
     @admin.display(description="free disk (GB)")
     def disk_free_gb(self, node: Node) -> str:
         return f"{node.disk_free_bytes / 1e9:.1f}"
+
+
+@admin.register(Placement)
+class PlacementAdmin(admin.ModelAdmin):
+    list_display = ["model", "node", "slots", "memory_gb", "created_at"]
+    list_select_related = ["model", "node"]
+
+    @admin.display(description="memory (GB)")
+    def memory_gb(self, placement: Placement) -> str:
+        return f"{placement.memory_bytes / 1e9:.2f}"

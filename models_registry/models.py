@@ -65,3 +65,21 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Placement(models.Model):
+    """A replica of a model on a node, with the memory it claims there."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="placements")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="placements")
+    slots = models.PositiveSmallIntegerField()
+    memory_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "node"], name="one_replica_per_node")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} on {self.node}"
