@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from inference.types import Completion, GenerationRequest, ModelSpec, TextChunk
+from inference.types import GenerationRequest, ModelSpec
 
 T = TypeVar("T")
 
@@ -185,25 +185,15 @@ class InProcessEngine:
 def consume(engine, request: GenerationRequest) -> InProcessRun:
     """One generation; TTFT from calling generate() (the engine builds the prompt on its
     thread, as the hub's TTFT includes it) to the first TextChunk, tokens/s as the hub's
-    client counts it: (completion_tokens - 1) / (Completion - first TextChunk)."""
-    chunks: list[str] = []
-    first_at = None
-    completion = None
-    started = time.perf_counter()
-    for event in engine.generate(request):
-        now = time.perf_counter()
-        if isinstance(event, TextChunk):
-            first_at = first_at or now
-            chunks.append(event.text)
-        elif isinstance(event, Completion):
-            completion, end_at = event, now
-    if completion is None:
-        raise RuntimeError("the engine's stream ended without a Completion")
-    count = completion.completion_tokens
+    client counts it: (completion_tokens - 1) / (end of stream - first TextChunk)."""
+    from bench.engine_runs import timed_stream
+
+    timing, called_at = timed_stream(engine, request)
     return InProcessRun(
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=count,
-        ttft_ms=(first_at - started) * 1000 if first_at else float("nan"),
-        tokens_per_second=decode_tokens_per_second(count, first_at, end_at),
-        text="".join(chunks),
+        prompt_tokens=timing.prompt_tokens,
+        completion_tokens=timing.tokens,
+        ttft_ms=(timing.first_at - called_at) * 1000 if timing.first_at else float("nan"),
+        tokens_per_second=decode_tokens_per_second(timing.tokens, timing.first_at,
+                                                   timing.end_at),
+        text=timing.text,
     )
