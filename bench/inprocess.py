@@ -131,7 +131,7 @@ class InProcessLlama:
 
 def worker_model_spec(model) -> ModelSpec:
     """The ModelSpec the hub's worker builds for the model row."""
-    from chat.generation import model_spec
+    from models_registry.serving import model_spec
 
     return model_spec(model)
 

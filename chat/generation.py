@@ -12,9 +12,9 @@ from chat.selectors import generation_history
 from chat.services import failed_frame, generation_fail, generation_finish
 from inference.backends import BackendError, backend_get
 from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
-from inference.types import Completion, GenerationRequest, ModelSpec
+from inference.types import Completion, GenerationRequest
 from llmhub.redis import redis_client
-from models_registry.models import Model
+from models_registry.serving import model_spec
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.1
@@ -29,19 +29,6 @@ def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
     if not claimed:
         return None
     return Message.objects.select_related("conversation__model").get(pk=reply_id)
-
-
-def model_spec(model: Model) -> ModelSpec:
-    """What a worker's engine needs of a model row, with this worker's settings."""
-    return ModelSpec(
-        name=model.name,
-        backend=model.backend,
-        file_path=model.file_path,
-        context_length=model.context_length,
-        n_threads=settings.LLAMA_THREADS,
-        n_gpu_layers=settings.LLAMA_GPU_LAYERS,
-        slots=model.slots,
-    )
 
 
 def generation_request(reply: Message) -> GenerationRequest:

@@ -53,16 +53,34 @@ def generation_enqueue(*, reply: Message, model: Model) -> None:
 def generation_queue(*, reply: Message, model: Model) -> str:
     """The worker that wrote the conversation's last reply holds its KV cache: send the next
     turn there while it serves the model, else to any worker of the model."""
-    previous = (
+    previous = _previous_worker(reply)
+    if previous and previous in model_live_workers(model.name):
+        return model_queue_name(model.name, previous)
+    return model_queue_name(model.name)
+
+
+def _previous_worker(reply: Message) -> str:
+    return (
         Message.objects.filter(conversation_id=reply.conversation_id, id__lt=reply.pk)
         .exclude(worker="")
         .order_by("-id")
         .values_list("worker", flat=True)
         .first()
-    )
-    if previous and previous in model_live_workers(model.name):
-        return model_queue_name(model.name, previous)
-    return model_queue_name(model.name)
+    ) or ""
+
+
+def _requeue_from_dead_worker(reply: Message, model: Model) -> None:
+    """A reply sent to the queue of a worker that died before taking it would wait there
+    forever: send it, once, to the model's shared queue. A second delivery is harmless
+    (only one task can claim a queued reply)."""
+    previous = _previous_worker(reply)
+    if not previous or worker_is_alive(previous):
+        return
+    if redis_client().set(f"llmhub:gen:{reply.pk}:requeued", 1, nx=True,
+                          ex=settings.GENERATION_MAX_SECONDS):
+        from chat.tasks import generate_reply
+
+        generate_reply.apply_async(args=[reply.pk], queue=model_queue_name(model.name))
 
 
 def generation_cancel(*, reply: Message) -> None:
@@ -111,8 +129,10 @@ def generation_check(*, reply: Message) -> bool:
     if reply.status == Message.Status.QUEUED:
         waited = time.time() - reply.created_at.timestamp()
         model = reply.conversation.model
-        if waited >= settings.NO_WORKER_GRACE_SECONDS and not model_live_workers(model.name):
-            return generation_fail(reply=reply, error=f"no worker is serving {model.name}")
+        if waited >= settings.NO_WORKER_GRACE_SECONDS:
+            if not model_live_workers(model.name):
+                return generation_fail(reply=reply, error=f"no worker is serving {model.name}")
+            _requeue_from_dead_worker(reply, model)
     elif reply.status == Message.Status.STREAMING and not worker_is_alive(reply.worker):
         return generation_fail(
             reply=reply, error=f"worker {reply.worker} stopped while writing this reply"

@@ -62,11 +62,15 @@ class LlamaEngine:
         """Finish what is queued, then free the model and end the thread."""
         self._inbox.put(None)
 
-    def generate(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
-        """Yield the request's TextChunks, then its Completion; raise BackendError on failure."""
+    def wait_loaded(self) -> None:
+        """Return once the model is in memory; raise BackendError if it could not load."""
         self._loaded.wait()
         if self._load_error:
             raise self._load_error
+
+    def generate(self, request: GenerationRequest) -> Iterator[GenerationEvent]:
+        """Yield the request's TextChunks, then its Completion; raise BackendError on failure."""
+        self.wait_loaded()
         job = _Job(request)
         self._inbox.put(job)
         while True:

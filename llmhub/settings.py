@@ -10,6 +10,8 @@ from llmhub.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("LLMHUB_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Where a worker keeps the model files it pulls; workers of one box may share it.
+MODELS_DIR = Path(env_str("LLMHUB_MODELS_DIR", str(DATA_DIR / "models"))).resolve()
 
 
 def _secret_key() -> str:
@@ -159,6 +161,10 @@ WORKER_HEARTBEAT_SECONDS = env_int("LLMHUB_WORKER_HEARTBEAT_SECONDS", 5, minimum
 NO_WORKER_GRACE_SECONDS = env_int("LLMHUB_NO_WORKER_GRACE_SECONDS", 15, minimum=1)
 LLAMA_THREADS = env_int("LLMHUB_LLAMA_THREADS", 0)  # 0: one per CPU core
 LLAMA_GPU_LAYERS = env_int("LLMHUB_GPU_LAYERS", 0)
+
+# --- Model files ---------------------------------------------------------------------------
+HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+HF_TOKEN = env_str("HF_TOKEN", "")
 
 LOGGING = {
     "version": 1,

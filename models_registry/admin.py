@@ -6,7 +6,8 @@ from models_registry.selectors import node_is_ready
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "backend", "source_kind", "file_size", "context_length", "enabled"]
+    list_display = ["name", "backend", "source_kind", "source", "file_size", "context_length",
+                    "enabled"]
     list_filter = ["backend", "enabled"]
     search_fields = ["name", "source"]
     readonly_fields = ["file_size", "created_at"]
@@ -14,8 +15,8 @@ class ModelAdmin(admin.ModelAdmin):
 
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
-    list_display = ["name", "ready", "host", "cpu_count", "ram_gb", "disk_free_gb",
-                    "model_names", "last_seen"]
+    list_display = ["name", "ready", "accepts_placements", "host", "cpu_count", "ram_gb",
+                    "disk_free_gb", "model_names", "active_tasks", "last_seen"]
     readonly_fields = [f.name for f in Node._meta.fields]
 
     @admin.display(boolean=True)
@@ -33,7 +34,8 @@ class NodeAdmin(admin.ModelAdmin):
 
 @admin.register(Placement)
 class PlacementAdmin(admin.ModelAdmin):
-    list_display = ["model", "node", "slots", "memory_gb", "created_at"]
+    list_display = ["model", "node", "slots", "memory_gb", "state", "error", "updated_at"]
+    list_filter = ["state"]
     list_select_related = ["model", "node"]
 
     @admin.display(description="memory (GB)")

@@ -3,11 +3,14 @@
 The tensors are memory-mapped, never loaded. `gguf` imports numpy, so this module is for
 workers and the launcher, not for the web process (DESIGN.md invariant 7).
 """
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 GGUF_MAGIC = b"GGUF"
+FIRST_PREFIX_BYTES = 4 * 1024 * 1024  # the header of a 50k-token vocabulary fits in 4 MiB
 KV_CACHE_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
 
 
@@ -60,13 +63,58 @@ def _read(path_name: str, size: int, mtime_ns: int) -> GGUFMetadata:
 
         reader = GGUFReader(path)
     except Exception as error:  # gguf's own errors say little ("cannot reshape array...")
-        raise GGUFError(f"{path.name} is not a complete GGUF file ({error})") from None
-    file_size = path.stat().st_size
+        raise GGUFError(f"{path.name} is not a complete GGUF file: truncated or malformed "
+                        f"({error})") from None
+    return _checked_metadata(reader, path, path.stat().st_size)
+
+
+def _checked_metadata(reader, path: Path, file_size: int) -> GGUFMetadata:
+    _check_tensors_fit(reader, path, file_size)
+    return _metadata(reader, file_size)
+
+
+def _check_tensors_fit(reader, path: Path, file_size: int) -> None:
     end_of_data = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
     if not reader.tensors or end_of_data > file_size:
         raise GGUFError(f"{path.name} is truncated: its tensors end at byte {end_of_data}, "
                         f"the file has {file_size}")
-    return _metadata(reader, file_size)
+
+
+def gguf_metadata_from_prefix(read_prefix: Callable[[int], bytes], *, file_size: int,
+                              name: str) -> GGUFMetadata:
+    """The metadata of a file not yet downloaded, from its first bytes (HTTP Range).
+
+    The prefix is written into a sparse file of the full size, so gguf parses the header
+    and never touches the tensor data, which is not there. A prefix that ends inside the
+    header makes the parse run past it (zeros read as empty fields): then a longer one is
+    fetched, up to the whole file.
+    """
+    length = FIRST_PREFIX_BYTES
+    while True:
+        prefix = read_prefix(min(length, file_size))
+        if prefix[:4] != GGUF_MAGIC:
+            raise GGUFError(f"{name} is not a GGUF file (it does not start with 'GGUF')")
+        reader, header_end = _read_sparse(prefix, file_size, name)
+        if header_end is not None and header_end <= len(prefix):
+            return _checked_metadata(reader, Path(name), file_size)
+        if len(prefix) >= file_size:
+            raise GGUFError(f"{name} is not a complete GGUF file (its header does not parse)")
+        length = max(length * 4, (header_end or 0) + FIRST_PREFIX_BYTES)
+
+
+def _read_sparse(prefix: bytes, file_size: int, name: str):
+    from gguf import GGUFReader
+
+    with tempfile.TemporaryDirectory(prefix="llmhub-gguf-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as handle:
+            handle.write(prefix)
+            handle.truncate(file_size)
+        try:
+            reader = GGUFReader(path)
+        except Exception:  # the prefix ended inside the header
+            return None, None
+        return reader, int(reader.data_offset)
 
 
 def _check_magic(path: Path) -> None:

@@ -1,6 +1,11 @@
 from django.db import models
 
 
+def node_queue_name(node_name: str) -> str:
+    """Each worker's own queue: pulls and releases of the replicas placed on its node."""
+    return f"node.{node_name}"
+
+
 def model_queue_name(model_name: str, worker_name: str = "") -> str:
     """One Celery queue per model, which only workers hosting it consume; and one per model
     and worker, for the next turn of a conversation whose KV cache that worker holds."""
@@ -14,7 +19,9 @@ class Model(models.Model):
         LLAMACPP = "llamacpp", "llama.cpp (local)"
 
     class SourceKind(models.TextChoices):
-        LOCAL_FILE = "local_file", "Local file"
+        LOCAL_FILE = "local_file", "Path on the node"
+        HUGGINGFACE = "huggingface", "Hugging Face repo"
+        URL = "url", "https URL"
 
     name = models.CharField(
         max_length=200, unique=True, help_text="Ollama-style name used in the picker and APIs."
@@ -23,8 +30,19 @@ class Model(models.Model):
     source_kind = models.CharField(
         max_length=20, choices=SourceKind.choices, default=SourceKind.LOCAL_FILE
     )
-    source = models.CharField(max_length=500, help_text="Where the file comes from.")
-    file_path = models.CharField(max_length=500, help_text="GGUF file on the worker's disk.")
+    source = models.CharField(
+        max_length=500, help_text="Where the file comes from: a path, a repo id or a URL."
+    )
+    revision = models.CharField(max_length=100, blank=True, help_text="Hugging Face revision.")
+    files = models.JSONField(
+        default=list, blank=True,
+        help_text="What a pull fetches: [{name, size, sha256}], a split GGUF's parts in order.",
+    )
+    file_path = models.CharField(
+        max_length=500,
+        help_text="GGUF file (first part) on the worker's disk; relative to the models "
+                  "directory for pulled files.",
+    )
     file_size = models.BigIntegerField(default=0)
     context_length = models.PositiveIntegerField(
         default=4096, help_text="Tokens of context the worker allocates (prompt + reply)."
@@ -38,6 +56,7 @@ class Model(models.Model):
         default=dict, blank=True, help_text="What the GGUF header says (read on registration)."
     )
     enabled = models.BooleanField(default=True)
+    error = models.TextField(blank=True, help_text="Why its file could not be read, if so.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +75,14 @@ class Node(models.Model):
     ram_bytes = models.BigIntegerField(default=0)
     disk_free_bytes = models.BigIntegerField(default=0)
     gpus = models.JSONField(default=list, blank=True)
+    accepts_placements = models.BooleanField(
+        default=True, help_text="False for a worker pinned to models by LLMHUB_WORKER_MODELS."
+    )
+    files = models.JSONField(
+        default=list, blank=True, help_text="Pulled model files on its disk (relative paths)."
+    )
+    active_tasks = models.PositiveIntegerField(default=0, help_text="Replies it is writing.")
+    task_slots = models.PositiveIntegerField(default=0, help_text="Replies it can write at once.")
     model_names = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -70,11 +97,21 @@ class Node(models.Model):
 class Placement(models.Model):
     """A replica of a model on a node, with the memory it claims there."""
 
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the node"
+        PULLING = "pulling", "Downloading"
+        LOADING = "loading", "Loading"
+        READY = "ready", "Serving"
+        FAILED = "failed", "Failed"
+
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="placements")
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="placements")
     slots = models.PositiveSmallIntegerField()
     memory_bytes = models.BigIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

@@ -38,3 +38,43 @@ def node_is_ready(node: Node) -> bool:
 
 def worker_is_alive(worker_name: str) -> bool:
     return bool(redis_client().exists(worker_key(worker_name)))
+
+
+def cluster_snapshot() -> dict:
+    """Nodes and replicas as the admin pages show them live: readiness, resources, load,
+    and each replica's state with its pull progress (bytes, rate, ETA)."""
+    from models_registry.models import Placement
+    from models_registry.pull import pull_progress_read
+
+    nodes = [_node_row(node) for node in Node.objects.all()]
+    placements = list(Placement.objects.select_related("model", "node").order_by("model__name",
+                                                                                  "node__name"))
+    progress = pull_progress_read([placement.pk for placement in placements])
+    return {"nodes": nodes,
+            "placements": [_placement_row(p, progress.get(p.pk)) for p in placements]}
+
+
+def _node_row(node: Node) -> dict:
+    from models_registry.placement import node_capacity, node_free_memory
+
+    return {
+        "name": node.name, "host": node.host, "ready": node_is_ready(node),
+        "accepts_placements": node.accepts_placements, "cpu_count": node.cpu_count,
+        "ram_bytes": node.ram_bytes, "disk_free_bytes": node.disk_free_bytes,
+        "gpus": node.gpus, "models": node.model_names, "files": node.files,
+        "active_tasks": node.active_tasks, "task_slots": node.task_slots,
+        "capacity_bytes": node_capacity(node), "free_bytes": node_free_memory(node),
+        "last_seen": node.last_seen.isoformat(),
+    }
+
+
+def _placement_row(placement, progress: dict | None) -> dict:
+    row = {"id": placement.pk, "model": placement.model.name, "model_id": placement.model_id,
+           "node": placement.node.name, "slots": placement.slots,
+           "memory_bytes": placement.memory_bytes, "state": placement.state,
+           "error": placement.error, "progress": None}
+    if progress:
+        row["progress"] = {"done": int(progress["done"]), "total": int(progress["total"]),
+                           "rate": int(progress["rate"]),
+                           "eta": float(progress["eta"]) if progress["eta"] else None}
+    return row

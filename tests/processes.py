@@ -83,3 +83,37 @@ def web_start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
 
     wait_for(accepts, timeout=60, what="daphne", process=process)
     return process, f"http://127.0.0.1:{port}"
+
+
+def node_worker_start(env: dict[str, str], *, name: str, concurrency: int = 2,
+                      extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A worker that takes placements (no pinned models), as a GPU box starts one; returns
+    once its node is registered and ready."""
+    from models_registry.models import Node
+    from models_registry.selectors import node_is_ready
+
+    command = [sys.executable, "-m", "celery", "-A", "llmhub", "worker", "--pool", "threads",
+               "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+               "--loglevel", "INFO"]
+    process = subprocess.Popen(
+        command, env=env | {"LLMHUB_WORKER_MODELS": ""} | (extra_env or {}), cwd=ROOT,
+        stdout=_log_file(f"worker-{name}"), stderr=subprocess.STDOUT,
+    )
+
+    def registered() -> bool:
+        node = Node.objects.filter(name=node_name(name)).first()
+        return node is not None and node_is_ready(node)
+
+    wait_for(registered, timeout=60, what=f"node {name}", process=process)
+    return process
+
+
+def node_name(worker_name: str) -> str:
+    """Celery's full worker name for ``--hostname <name>@%h``."""
+    return f"{worker_name}@{socket.gethostname()}"
+
+
+def process_kill(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)

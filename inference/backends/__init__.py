@@ -28,6 +28,12 @@ class Backend:
         """One normalised vector per text, and the tokens they counted."""
         raise NotImplementedError
 
+    def load(self, spec: ModelSpec) -> None:
+        """Get ready to serve ``spec`` (a local backend loads its weights); may do nothing."""
+
+    def unload(self, model_name: str) -> None:
+        """Free what serving ``model_name`` holds; may do nothing."""
+
 
 @cache
 def backend_get(name: str) -> Backend:

@@ -29,3 +29,11 @@ class LlamaCppBackend(Backend):
 
     def embed(self, spec: ModelSpec, texts: list[str]) -> tuple[list[list[float]], int]:
         return self.engine_for(spec, EmbeddingEngine).embed(texts)
+
+    def load(self, spec: ModelSpec) -> None:
+        self.engine_for(spec).wait_loaded()
+
+    def unload(self, model_name: str) -> None:
+        with self._lock:
+            for key in [key for key in self._engines if key[0] == model_name]:
+                self._engines.pop(key).close()

@@ -1,6 +1,7 @@
 """Start everything on one machine: embedded Redis if needed, web and worker processes."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=None,
-                            help="worker task threads (default: the slots of its models)")
+                            help="worker task threads (default: the slots of its models, and one)")
         parser.add_argument("--no-demo", action="store_true", help="skip the demo model")
 
     def handle(self, *args, host: str, port: int, concurrency: int | None, no_demo: bool,
@@ -38,20 +39,23 @@ class Command(BaseCommand):
         username, password = admin_ensure(password_file=settings.DATA_DIR / "admin-password")
         if not no_demo:
             self.stdout.write(f"Demo model: {demo_model_register().name}")
-        concurrency = concurrency or worker_slots_total()
+        worker_name = f"celery@{socket.gethostname()}"
+        concurrency = concurrency or worker_slots_total(worker_name)
         try:
-            self._supervise(self._start_children(host, port, concurrency), host, port,
-                            username, password)
+            self._supervise(self._start_children(host, port, worker_name, concurrency), host,
+                            port, username, password)
         finally:
             if embedded is not None:
                 embedded.shutdown(nosave=True)
 
-    def _start_children(self, host: str, port: int, concurrency: int) -> list[subprocess.Popen]:
+    def _start_children(self, host: str, port: int, worker_name: str,
+                        concurrency: int) -> list[subprocess.Popen]:
         env = os.environ | {"REDIS_URL": settings.REDIS_URL}
         web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
                "llmhub.asgi:application"]
         worker = [sys.executable, "-m", "celery", "-A", "llmhub", "worker", "--pool", "threads",
-                  "--concurrency", str(concurrency), "--loglevel", "INFO"]
+                  "--concurrency", str(concurrency), "--hostname", worker_name,
+                  "--loglevel", "INFO"]
         return [subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for cmd in (web, worker)]
 
     def _supervise(self, children, host, port, username, password) -> None:
