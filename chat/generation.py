@@ -12,7 +12,7 @@ from chat.selectors import generation_history
 from chat.services import failed_frame, generation_fail, generation_finish
 from inference.backends import BackendError, backend_get
 from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
-from inference.types import Completion, GenerationRequest
+from inference.types import Completion, GenerationRequest, TextChunk
 from llmhub.redis import redis_client
 from models_registry.serving import model_spec
 
@@ -31,13 +31,26 @@ def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
     return Message.objects.select_related("conversation__model").get(pk=reply_id)
 
 
+# What an API request may set for its own reply (Message.params), beside the messages or
+# raw prompt; the chat page's replies use the model's settings.
+SAMPLING_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty",
+                   "seed", "logprobs", "json_output")
+
+
 def generation_request(reply: Message) -> GenerationRequest:
     model = reply.conversation.model
+    params = reply.params or {}
+    if "prompt" in params:
+        messages, prompt = [], params["prompt"]
+    else:
+        messages, prompt = params.get("messages") or generation_history(reply=reply), None
+    options = {name: params[name] for name in SAMPLING_PARAMS if params.get(name) is not None}
     return GenerationRequest(
         model=model_spec(model),
-        messages=generation_history(reply=reply),
-        max_tokens=model.max_tokens,
-        temperature=model.temperature,
+        messages=messages,
+        prompt=prompt,
+        stop=tuple(params.get("stop") or ()),
+        **({"max_tokens": model.max_tokens, "temperature": model.temperature} | options),
     )
 
 
@@ -93,10 +106,17 @@ def _stream(request: GenerationRequest, writer: GenerationStreamWriter) -> Final
                 return _final_frame(event, "".join(parts), started, first_at)
             first_at = first_at or time.perf_counter()
             parts.append(event.text)
-            writer.append(event.text)
+            writer.append(event.text, _logprobs_frame(event) if request.logprobs else None)
     except BackendError as error:
         return failed_frame(error.message, "".join(parts))
     return failed_frame("the backend ended without completing", "".join(parts))
+
+
+def _logprobs_frame(chunk: TextChunk) -> list:
+    """Compact JSON for a chunk's tokens: [text, logprob, [[alternative, logprob], ...]]."""
+    return [[entry.token, round(entry.logprob, 5),
+             [[token, round(logprob, 5)] for token, logprob in entry.top]]
+            for entry in chunk.logprobs]
 
 
 def _final_frame(
@@ -118,4 +138,6 @@ def _final_frame(
         completion_tokens=completion.completion_tokens,
         ttft_ms=round((first_at - started) * 1000, 1) if first_at else None,
         tokens_per_second=round(per_second, 1) if per_second else None,
+        decode_ms=round(completion.decode_seconds * 1000, 1),
+        total_ms=round((time.perf_counter() - started) * 1000, 1),
     )

@@ -3,17 +3,24 @@ from django.db import models
 
 
 class Conversation(models.Model):
+    """A chat on the page, or one API request (its messages travel in the reply's params)."""
+
+    class Origin(models.TextChoices):
+        CHAT = "chat"
+        API = "api"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     model = models.ForeignKey("models_registry.Model", on_delete=models.PROTECT)
     title = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.CHAT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [models.Index(fields=["owner", "origin", "-updated_at"])]
 
     def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
@@ -49,6 +56,9 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
+    # An API request's own settings: its messages or raw prompt, and sampling options
+    # (see chat.generation.generation_request); empty for the chat page's replies.
+    params = models.JSONField(default=dict, blank=True)
 
     ACTIVE = (Status.QUEUED, Status.STREAMING)
 

@@ -6,7 +6,8 @@ from chat.models import Conversation, Message
 
 
 def conversation_list(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(owner=user).select_related("model")
+    return Conversation.objects.filter(
+        owner=user, origin=Conversation.Origin.CHAT).select_related("model")
 
 
 def conversation_get(*, user: AbstractBaseUser, conversation_id: int) -> Conversation | None:

@@ -10,8 +10,8 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 from inference.streams import FinalFrame, cancel_key, stream_final_append
 from llmhub.redis import redis_client
-from models_registry.models import Model, model_queue_name
-from models_registry.selectors import model_live_workers, worker_is_alive
+from models_registry.models import REMOTE_QUEUE, Model, model_queue_name
+from models_registry.selectors import model_live_workers, model_workers_name, worker_is_alive
 
 MAX_MESSAGE_CHARS = 100_000
 
@@ -44,6 +44,22 @@ def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Mes
     return user_message, reply
 
 
+def api_generation_start(*, owner: AbstractBaseUser, model: Model, params: dict,
+                         endpoint: str) -> Message:
+    """Queue one API request's generation, the same task and stream as the chat page's
+    (DESIGN.md invariant 1). Its messages or prompt and its sampling options travel in
+    the reply's ``params``; the conversation row is the request's record."""
+    if not model.enabled:
+        raise ValidationError(f"{model.name} is disabled")
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            owner=owner, model=model, title=endpoint, origin=Conversation.Origin.API)
+        reply = Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT,
+                                       status=Message.Status.QUEUED, params=params)
+        transaction.on_commit(lambda: generation_enqueue(reply=reply, model=model))
+    return reply
+
+
 def generation_enqueue(*, reply: Message, model: Model) -> None:
     from chat.tasks import generate_reply
 
@@ -53,6 +69,8 @@ def generation_enqueue(*, reply: Message, model: Model) -> None:
 def generation_queue(*, reply: Message, model: Model) -> str:
     """The worker that wrote the conversation's last reply holds its KV cache: send the next
     turn there while it serves the model, else to any worker of the model."""
+    if model.backend != Model.Backend.LLAMACPP:
+        return REMOTE_QUEUE
     previous = _previous_worker(reply)
     if previous and previous in model_live_workers(model.name):
         return model_queue_name(model.name, previous)
@@ -130,7 +148,7 @@ def generation_check(*, reply: Message) -> bool:
         waited = time.time() - reply.created_at.timestamp()
         model = reply.conversation.model
         if waited >= settings.NO_WORKER_GRACE_SECONDS:
-            if not model_live_workers(model.name):
+            if not model_live_workers(model_workers_name(model)):
                 return generation_fail(reply=reply, error=f"no worker is serving {model.name}")
             _requeue_from_dead_worker(reply, model)
     elif reply.status == Message.Status.STREAMING and not worker_is_alive(reply.worker):

@@ -142,7 +142,7 @@ class LlamaEngine:
 
     def _start(self, job: _Job) -> None:
         request = job.request
-        prompt = self._llama.chat_prompt_tokens(request.messages)
+        prompt = self._llama.request_prompt_tokens(request)
         if len(prompt) >= self._llama.n_ctx_slot:
             raise PromptTooLong(len(prompt), self._llama.n_ctx_slot)
         slot = self._llama.slot_for(prompt, free=self._free_slots(), reuse=request.reuse_prefix)

@@ -109,6 +109,12 @@ class LlamaContext:
             formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
         )
 
+    def request_prompt_tokens(self, request: GenerationRequest) -> list[int]:
+        """The chat template applied to the messages, or a raw prompt as it is."""
+        if request.prompt is None:
+            return self.chat_prompt_tokens(request.messages)
+        return self.model.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True)
+
     def is_end_of_generation(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
@@ -169,9 +175,15 @@ class LlamaContext:
     def sampler_chain(self, request: GenerationRequest, prompt: list[int]):
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         add = lambda sampler: llama_cpp.llama_sampler_chain_add(chain, sampler)  # noqa: E731
+        if request.json_output:  # only tokens that keep the reply valid JSON
+            add(self._json_grammar())
         if request.repeat_penalty != 1.0:
-            add(llama_cpp.llama_sampler_init_penalties(
-                self.n_vocab, PENALTY_LAST_N, request.repeat_penalty, 0.0, 0.0))
+            penalties = llama_cpp.llama_sampler_init_penalties(
+                self.n_vocab, PENALTY_LAST_N, request.repeat_penalty, 0.0, 0.0)
+            for token in prompt[-PENALTY_LAST_N:]:
+                # The penalty counts the prompt too; the grammar must not see it.
+                llama_cpp.llama_sampler_accept(penalties, token)
+            add(penalties)
         if request.temperature <= 0:
             add(llama_cpp.llama_sampler_init_greedy())
         else:
@@ -181,9 +193,15 @@ class LlamaContext:
             add(llama_cpp.llama_sampler_init_temp(request.temperature))
             seed = llama_cpp.LLAMA_DEFAULT_SEED if request.seed is None else request.seed
             add(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        for token in prompt[-PENALTY_LAST_N:]:
-            llama_cpp.llama_sampler_accept(chain, token)  # the penalty counts the prompt too
         return chain
+
+    def _json_grammar(self):
+        from llama_cpp.llama_grammar import JSON_GBNF
+
+        grammar = llama_cpp.llama_sampler_init_grammar(self.vocab, JSON_GBNF.encode(), b"root")
+        if not grammar:
+            raise BackendError("llama.cpp could not build the JSON grammar", permanent=True)
+        return grammar
 
     def sample(self, chain, index: int) -> int:
         return llama_cpp.llama_sampler_sample(chain, self.ctx, index)

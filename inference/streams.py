@@ -16,6 +16,8 @@ class DeltaFrame(TypedDict):
     type: Literal["delta"]
     seq: int
     text: str
+    # Only when the request asked for them: per token, [text, logprob, [[alt, logprob]...]].
+    logprobs: NotRequired[list]
 
 
 class FinalFrame(TypedDict):
@@ -30,6 +32,8 @@ class FinalFrame(TypedDict):
     ttft_ms: float | None
     tokens_per_second: float | None
     worker: NotRequired[str]
+    decode_ms: NotRequired[float | None]  # first token to last (the APIs' eval duration)
+    total_ms: NotRequired[float | None]  # claim to final frame, on the worker
 
 
 Frame = DeltaFrame | FinalFrame
@@ -59,19 +63,25 @@ class GenerationStreamWriter:
         self.ttl_seconds = ttl_seconds
         self.seq = 0
         self.pending: list[str] = []
+        self.pending_logprobs: list | None = None
         self.last_flush: float | None = None
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, logprobs: list | None = None) -> None:
         self.pending.append(text)
+        if logprobs is not None:
+            self.pending_logprobs = (self.pending_logprobs or []) + logprobs
         if self.last_flush is None or time.monotonic() - self.last_flush >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
         if not self.pending:
             return
-        text = "".join(self.pending)
+        frame: DeltaFrame = {"type": "delta", "seq": self.seq + 1, "text": "".join(self.pending)}
+        if self.pending_logprobs is not None:
+            frame["logprobs"] = self.pending_logprobs
         self.pending.clear()
-        self._add({"type": "delta", "seq": self.seq + 1, "text": text})
+        self.pending_logprobs = None
+        self._add(frame)
         self.last_flush = time.monotonic()
 
     def finish(self, final: FinalFrame) -> None:

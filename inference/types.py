@@ -12,6 +12,12 @@ class ModelSpec:
     n_threads: int = 0  # 0: one per CPU core
     n_gpu_layers: int = 0
     slots: int = 1  # sequences decoded together, each with context_length tokens
+    # Remote backends (OpenAI, OpenRouter, Ollama): where, as which model, with what key.
+    base_url: str = ""
+    remote_name: str = ""  # the model's name on the remote server
+    api_key_env: str = ""  # environment variable on the worker that holds the key
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers (attribution...)
+    timeout_seconds: float = 60.0  # longest wait for the remote's next bytes
 
 
 @dataclass
@@ -27,6 +33,8 @@ class GenerationRequest:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: int | None = None  # how many alternatives to report per token, when asked
+    prompt: str | None = None  # raw text completion: the prompt as is, no chat template
+    json_output: bool = False  # constrain the reply to JSON where the backend can
     reuse_prefix: bool = True  # start from a slot's cached KV when the prompt shares it
     cancelled: threading.Event = field(default_factory=threading.Event)
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "channels",
     "llmhub",
     "models_registry",
+    "llmhub.api",
     "chat",
 ]
 
@@ -161,6 +162,7 @@ WORKER_HEARTBEAT_SECONDS = env_int("LLMHUB_WORKER_HEARTBEAT_SECONDS", 5, minimum
 NO_WORKER_GRACE_SECONDS = env_int("LLMHUB_NO_WORKER_GRACE_SECONDS", 15, minimum=1)
 LLAMA_THREADS = env_int("LLMHUB_LLAMA_THREADS", 0)  # 0: one per CPU core
 LLAMA_GPU_LAYERS = env_int("LLMHUB_GPU_LAYERS", 0)
+REMOTE_TIMEOUT_SECONDS = env_int("LLMHUB_REMOTE_TIMEOUT_SECONDS", 60, minimum=1)
 
 # --- Model files ---------------------------------------------------------------------------
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

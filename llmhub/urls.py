@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from llmhub.api import urls as api_urls
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:index"), name="home"),
     path("chat/", include("chat.urls")),
@@ -10,4 +12,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("v1/", include(api_urls.openai_urls)),
+    path("api/", include(api_urls.ollama_urls)),
 ]

@@ -5,14 +5,19 @@ from models_registry.models import Model
 
 Kind = Model.SourceKind
 # The field each kind of source cannot do without.
-_SOURCE_FIELD = {Kind.HUGGINGFACE: "repo_id", Kind.URL: "url", Kind.LOCAL_FILE: "path"}
+_SOURCE_FIELD = {Kind.HUGGINGFACE: "repo_id", Kind.URL: "url", Kind.LOCAL_FILE: "path",
+                 Kind.REMOTE: "base_url"}
+_REMOTE_BACKENDS = [(backend, backend.label) for backend in (
+    Model.Backend.OPENAI, Model.Backend.OPENROUTER, Model.Backend.OLLAMA)]
 
 
 class ModelSourceForm(forms.Form):
-    """Where a new model's file comes from: a Hugging Face repo, an https URL or a path."""
+    """Where a new model comes from: a Hugging Face repo, an https URL, a path on the nodes,
+    or a remote server (OpenAI-compatible, OpenRouter, Ollama)."""
 
     kind = forms.ChoiceField(
-        choices=[(kind, kind.label) for kind in (Kind.HUGGINGFACE, Kind.URL, Kind.LOCAL_FILE)],
+        choices=[(kind, kind.label) for kind in (Kind.HUGGINGFACE, Kind.URL, Kind.LOCAL_FILE,
+                                                 Kind.REMOTE)],
         initial=Kind.HUGGINGFACE, widget=forms.RadioSelect, label="Source",
     )
     repo_id = forms.CharField(required=False, max_length=200, label="Repo id",
@@ -25,6 +30,16 @@ class ModelSourceForm(forms.Form):
                              help_text="The pull checks the file against it.")
     path = forms.CharField(required=False, max_length=500, label="Path",
                            help_text="Absolute path of the .gguf file on the nodes' disks.")
+    backend = forms.ChoiceField(choices=_REMOTE_BACKENDS, required=False, label="Protocol")
+    base_url = forms.CharField(required=False, max_length=500, label="Base URL",
+                               help_text="e.g. https://api.openai.com/v1, "
+                                         "https://openrouter.ai/api/v1, http://gpu1:11434")
+    remote_name = forms.CharField(required=False, max_length=200, label="Model there",
+                                  help_text="The model's name on that server.")
+    api_key_env = forms.CharField(required=False, max_length=100, label="Key variable",
+                                  help_text="Name of the environment variable holding the key "
+                                            "on the workers (e.g. OPENAI_API_KEY), never the "
+                                            "key itself.")
     name = forms.CharField(required=False, max_length=200, label="Name (optional)",
                            help_text="For a URL or path; parsed from the file name when empty. "
                                      "For a repo, you pick the name in the next step.")

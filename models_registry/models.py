@@ -6,6 +6,9 @@ def node_queue_name(node_name: str) -> str:
     return f"node.{node_name}"
 
 
+REMOTE_QUEUE = "remote"  # replies of remote backends: any worker relays them
+
+
 def model_queue_name(model_name: str, worker_name: str = "") -> str:
     """One Celery queue per model, which only workers hosting it consume; and one per model
     and worker, for the next turn of a conversation whose KV cache that worker holds."""
@@ -17,11 +20,15 @@ class Model(models.Model):
 
     class Backend(models.TextChoices):
         LLAMACPP = "llamacpp", "llama.cpp (local)"
+        OPENAI = "openai", "OpenAI-compatible server"
+        OPENROUTER = "openrouter", "OpenRouter"
+        OLLAMA = "ollama", "Ollama server"
 
     class SourceKind(models.TextChoices):
         LOCAL_FILE = "local_file", "Path on the node"
         HUGGINGFACE = "huggingface", "Hugging Face repo"
         URL = "url", "https URL"
+        REMOTE = "remote", "Remote server"
 
     name = models.CharField(
         max_length=200, unique=True, help_text="Ollama-style name used in the picker and APIs."
@@ -38,8 +45,16 @@ class Model(models.Model):
         default=list, blank=True,
         help_text="What a pull fetches: [{name, size, sha256}], a split GGUF's parts in order.",
     )
+    base_url = models.CharField(
+        max_length=500, blank=True, help_text="Remote backends: the server's API base URL.")
+    remote_name = models.CharField(
+        max_length=200, blank=True, help_text="Remote backends: the model's name there.")
+    api_key_env = models.CharField(
+        max_length=100, blank=True,
+        help_text="Remote backends: the environment variable that holds the key on the "
+                  "workers (the key itself is never stored).")
     file_path = models.CharField(
-        max_length=500,
+        max_length=500, blank=True,
         help_text="GGUF file (first part) on the worker's disk; relative to the models "
                   "directory for pulled files.",
     )

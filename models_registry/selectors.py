@@ -25,6 +25,14 @@ def worker_key(worker_name: str) -> str:
     return f"llmhub:worker:{worker_name}"
 
 
+def model_workers_name(model: Model) -> str:
+    """Whose workers serve ``model``: its own name, or the remote queue's for a remote
+    backend (every worker relays those)."""
+    from models_registry.models import REMOTE_QUEUE
+
+    return model.name if model.backend == Model.Backend.LLAMACPP else REMOTE_QUEUE
+
+
 def model_live_workers(model_name: str) -> list[str]:
     since = time.time() - _liveness_window()
     return redis_client().zrangebyscore(model_workers_key(model_name), since, "+inf")

@@ -73,6 +73,36 @@ def model_register_path(*, path: str, name: str = "") -> Model:
                          file_path=path)
 
 
+REMOTE_BACKENDS = (Model.Backend.OPENAI, Model.Backend.OPENROUTER, Model.Backend.OLLAMA)
+
+
+def model_register_remote(*, name: str, backend: str, base_url: str, remote_name: str = "",
+                          api_key_env: str = "", context_length: int = 8192) -> Model:
+    """Register a model served by a remote OpenAI-compatible, OpenRouter or Ollama server.
+    Its key stays in the workers' environment, named by ``api_key_env``, never here."""
+    if backend not in REMOTE_BACKENDS:
+        raise ValidationError(f"{backend!r} is not a remote backend")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", base_url):
+        raise ValidationError(f"{base_url!r} is not an http(s) URL")
+    if api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+        raise ValidationError(f"{api_key_env!r} is not an environment variable name "
+                              "(give the variable's name, not the key)")
+    model = Model.objects.create(
+        name=_name_checked(name), backend=backend, source_kind=Model.SourceKind.REMOTE,
+        source=base_url, base_url=base_url.rstrip("/"), remote_name=remote_name or name,
+        api_key_env=api_key_env, context_length=context_length)
+    return model
+
+
+def _name_checked(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError("the model needs a name")
+    if Model.objects.filter(name=name).exists():
+        raise ValidationError(f"a model named {name!r} exists already")
+    return name
+
+
 def model_register_url(*, url: str, name: str = "", sha256: str = "") -> Model:
     """Register a GGUF file served at an https URL. Plain web servers publish no checksum:
     give ``sha256`` to have the pull check it."""
@@ -96,11 +126,8 @@ def _parsed_name(file_name: str) -> str:
 
 
 def _model_create(*, name: str, **fields) -> Model:
-    if not name:
-        raise ValidationError("the model needs a name")
-    if Model.objects.filter(name=name).exists():
-        raise ValidationError(f"a model named {name!r} exists already")
-    model = Model.objects.create(name=name, backend=Model.Backend.LLAMACPP, **fields)
+    model = Model.objects.create(name=_name_checked(name), backend=Model.Backend.LLAMACPP,
+                                 **fields)
     transaction.on_commit(lambda: _header_read_queue(model.pk))
     return model
 

@@ -38,6 +38,13 @@ def model_spec(model: Model) -> ModelSpec:
     slots of the replica placed here."""
     from models_registry.files import model_local_path
 
+    if model.backend != Model.Backend.LLAMACPP:
+        return ModelSpec(
+            name=model.name, backend=model.backend, file_path="",
+            context_length=model.context_length, base_url=model.base_url,
+            remote_name=model.remote_name or model.name, api_key_env=model.api_key_env,
+            timeout_seconds=settings.REMOTE_TIMEOUT_SECONDS,
+        )
     with _lock:
         slots = _served.get(model.name) or model.slots
     return ModelSpec(

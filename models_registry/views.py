@@ -138,6 +138,11 @@ def _not_added(error: ValidationError) -> str:
 
 
 def _register_url_or_path(data: dict) -> Model:
+    if data["kind"] == Model.SourceKind.REMOTE:
+        return services.model_register_remote(
+            name=data["name"] or data["remote_name"], backend=data["backend"],
+            base_url=data["base_url"], remote_name=data["remote_name"],
+            api_key_env=data["api_key_env"])
     if data["kind"] == Model.SourceKind.URL:
         return services.model_register_url(url=data["url"], name=data["name"],
                                            sha256=data["sha256"])

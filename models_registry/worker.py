@@ -14,7 +14,7 @@ from django.utils import timezone
 from llmhub.env import env_list
 from llmhub.redis import redis_client
 from models_registry.files import model_local_path, models_dir_files
-from models_registry.models import Model, Node, Placement
+from models_registry.models import REMOTE_QUEUE, Model, Node, Placement
 from models_registry.selectors import model_list_enabled, model_workers_key, worker_key
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def worker_heartbeat(*, worker_name: str, model_names: list[str], task_slots: in
     ttl = settings.WORKER_HEARTBEAT_SECONDS * 3
     pipe = redis_client().pipeline()
     pipe.set(worker_key(worker_name), now, ex=ttl)
-    for model_name in model_names:
+    for model_name in [*model_names, REMOTE_QUEUE]:  # every worker relays remote backends
         pipe.zadd(model_workers_key(model_name), {worker_name: now})
     pipe.execute()
 
@@ -131,7 +131,7 @@ def node_refresh(*, worker_name: str, model_names: list[str]) -> None:
 def worker_forget(*, worker_name: str, model_names: list[str]) -> None:
     pipe = redis_client().pipeline()
     pipe.delete(worker_key(worker_name))
-    for model_name in model_names:
+    for model_name in [*model_names, REMOTE_QUEUE]:
         pipe.zrem(model_workers_key(model_name), worker_name)
     pipe.execute()
 

@@ -10,12 +10,13 @@ def consume_model_queues(sender: str, instance, **kwargs) -> None:
     import django
 
     django.setup()
-    from models_registry.models import model_queue_name, node_queue_name
+    from models_registry.models import REMOTE_QUEUE, model_queue_name, node_queue_name
     from models_registry.serving import serving_start
     from models_registry.worker import worker_models_to_serve
 
     names = worker_models_to_serve()
     instance.app.amqp.queues.select_add(node_queue_name(sender))
+    instance.app.amqp.queues.select_add(REMOTE_QUEUE)
     for name in names:
         instance.app.amqp.queues.select_add(model_queue_name(name))
         instance.app.amqp.queues.select_add(model_queue_name(name, sender))

@@ -24,12 +24,21 @@ def database_url_for_children() -> str:
     return f"postgres://{credentials}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# An API key the workers hold in their environment, for remote models that call the hub's
+# own API (a test registers it for a user of its own).
+TEST_HUB_KEY_ENV = "LLMHUB_TEST_HUB_KEY"
+TEST_HUB_KEY = "llmhub-test-key-that-the-workers-hold-in-their-environment"
+
+
 def hub_processes_env() -> dict[str, str]:
     return os.environ | {
         "DATABASE_URL": database_url_for_children(),
         "REDIS_URL": settings.REDIS_URL,
         "LLMHUB_DATA_DIR": str(settings.DATA_DIR),
         "PYTHONUNBUFFERED": "1",
+        # A silent remote fails its reply after this long, not after the default minute.
+        "LLMHUB_REMOTE_TIMEOUT_SECONDS": "15",
+        TEST_HUB_KEY_ENV: TEST_HUB_KEY,
     }
 
 

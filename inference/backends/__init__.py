@@ -7,6 +7,9 @@ from inference.types import GenerationEvent, GenerationRequest, ModelSpec
 
 BACKENDS = {
     "llamacpp": "inference.backends.llamacpp.LlamaCppBackend",
+    "openai": "inference.backends.openai_compat.OpenAIBackend",
+    "openrouter": "inference.backends.openai_compat.OpenRouterBackend",
+    "ollama": "inference.backends.ollama.OllamaBackend",
 }
 
 

@@ -360,3 +360,34 @@ def test_a_failed_replica_shows_its_error(sam, demo):
     replica(demo, node("a@lab"), state=Placement.State.FAILED, error="sha256 mismatch")
     page = page_of(staff_client(sam).get("/models/cluster/"))
     assert "Failed" in page and '<p class="error">sha256 mismatch</p>' in page
+
+
+def test_a_remote_model_is_added_with_the_name_of_its_key_variable_never_a_key(sam):
+    response = staff_client(sam).post("/models/add/", {
+        "kind": "remote", "backend": "openrouter", "base_url": "https://openrouter.ai/api/v1",
+        "remote_name": "mistralai/mistral-nemo", "api_key_env": "OPENROUTER_API_KEY",
+        "name": "mistral-nemo:cloud"})
+    model = Model.objects.get()
+    assert response.status_code == 302
+    assert (model.name, model.backend, model.base_url, model.remote_name, model.api_key_env) == (
+        "mistral-nemo:cloud", "openrouter", "https://openrouter.ai/api/v1",
+        "mistralai/mistral-nemo", "OPENROUTER_API_KEY")
+
+
+def test_a_key_pasted_where_its_variable_name_goes_is_refused(sam):
+    response = staff_client(sam).post("/models/add/", {
+        "kind": "remote", "backend": "openai", "base_url": "https://api.openai.com/v1",
+        "remote_name": "gpt-4o-mini", "api_key_env": "sk-proj-abc123-secret"})
+    assert response.status_code == 400
+    assert "not an environment variable name" in page_of(response)
+    assert not Model.objects.exists()
+
+
+def test_a_remote_models_card_says_where_it_runs(sam):
+    from models_registry.services import model_register_remote
+
+    model = model_register_remote(name="gpt:cloud", backend="openai",
+                                  base_url="https://api.openai.com/v1", remote_name="gpt-4o-mini")
+    response = staff_client(sam).get(f"/models/{model.pk}/")
+    assert response.status_code == 200
+    assert "https://api.openai.com/v1" in page_of(response)

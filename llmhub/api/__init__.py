@@ -1,0 +1,1 @@
+"""The OpenAI- and Ollama-compatible HTTP APIs, and the API keys, limits and usage they use."""
