@@ -85,6 +85,8 @@ class EmbeddingEngine:
         vectors, counted = [], 0
         for text in texts:
             tokens = self.model.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+            if not tokens:
+                raise BackendError(f"input {text!r} has no tokens to embed", permanent=True)
             if len(tokens) > self.n_ctx:
                 raise BackendError(
                     f"input is {len(tokens)} tokens, model context is {self.n_ctx}", permanent=True

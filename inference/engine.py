@@ -143,6 +143,8 @@ class LlamaEngine:
     def _start(self, job: _Job) -> None:
         request = job.request
         prompt = self._llama.request_prompt_tokens(request)
+        if not prompt:  # nothing to decode: refuse it here, before it reaches a batch
+            raise BackendError("the prompt is empty", permanent=True)
         if len(prompt) >= self._llama.n_ctx_slot:
             raise PromptTooLong(len(prompt), self._llama.n_ctx_slot)
         slot = self._llama.slot_for(prompt, free=self._free_slots(), reuse=request.reuse_prefix)

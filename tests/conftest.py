@@ -22,6 +22,9 @@ def redis_server():
         yield
         return
     server = embedded_redis_start(socket_path=settings.REDIS_SOCKET, data_dir=settings.DATA_DIR)
+    # It may have loaded an earlier session's data, whose generation streams would collide
+    # with this session's reply ids (the test database counts from 1 again).
+    redis_client().flushdb()
     yield
     server.shutdown(nosave=True)
 

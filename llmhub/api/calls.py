@@ -6,6 +6,7 @@ Each API wraps these in its own wire format and error shape (``ApiError`` carrie
 both need: status, message, and a kind that OpenAI's error type is named after).
 """
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from llmhub.api.models import ApiKey
 from llmhub.api.usage import usage_record
 from llmhub.redis import redis_async_client
 from models_registry.models import Model
-from models_registry.selectors import model_list_enabled
+from models_registry.selectors import model_list_for_user
 
 IDLE_CHECK_MS = 5000  # after this long without a frame, ask the reaper about the reply
 
@@ -33,10 +34,11 @@ class ApiError(Exception):
     """A refusal in the API's own shape: status, message, and the kind of error."""
 
     def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error",
-                 param: str | None = None, headers: dict[str, str] | None = None) -> None:
+                 param: str | None = None, headers: dict[str, str] | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.param = status, message, kind, param
-        self.headers = headers or {}
+        self.headers, self.code = headers or {}, code
 
 
 @dataclass
@@ -56,12 +58,17 @@ def json_body(request: HttpRequest) -> dict:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
         raise ApiError(413, f"the request body is over {limit:.1f} MiB") from None
     try:
-        body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        body = json.loads(raw or b"null", parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise ApiError(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
+
+
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON; Python's parser takes them unless told not to.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 async def call_begin(request: HttpRequest, *, endpoint: str) -> ApiCall:
@@ -69,7 +76,7 @@ async def call_begin(request: HttpRequest, *, endpoint: str) -> ApiCall:
     try:
         key = await sync_to_async(api_key_authenticate)(request.headers.get("Authorization"))
     except ApiAuthError as error:
-        raise ApiError(error.status, error.message, kind="authentication_error") from None
+        raise ApiError(error.status, error.message, code="invalid_api_key") from None
     call = ApiCall(key=key, endpoint=endpoint)
     request.llmhub_call = call  # for call_refused, when the call ends in an ApiError
     return call
@@ -99,27 +106,30 @@ async def call_model(call: ApiCall, model_name: object) -> Model:
     model = await sync_to_async(_model_allowed)(call.key, model_name)
     if model is None:
         await _refused(call, model_name, 404, "refused")
-        raise ApiError(404, f"model '{model_name}' not found", kind="not_found_error",
-                       param="model")
+        raise ApiError(404, f"model '{model_name}' not found", param="model",
+                       code="model_not_found")
     call.model = model
     try:
         await sync_to_async(limits_admit)(call.key)
     except RateLimited as error:
         await _refused(call, model_name, 429, "rate_limited")
-        raise ApiError(429, error.message, kind="rate_limit_error",
+        raise ApiError(429, error.message, kind="requests", code="rate_limit_exceeded",
                        headers={"Retry-After": str(error.retry_after_seconds)}) from None
     return model
 
 
 def _model_allowed(key: ApiKey, name: str) -> Model | None:
-    model = model_list_enabled().filter(name=name).first()
+    """The enabled model of that name if both the key's list and its owner's groups let
+    the key use it."""
+    model = model_list_for_user(key.owner).filter(name=name).first()
     if model is None or not api_key_allows_model(key, name):
         return None
     return model
 
 
 def models_allowed(key: ApiKey) -> list[Model]:
-    return [model for model in model_list_enabled() if api_key_allows_model(key, model.name)]
+    return [model for model in model_list_for_user(key.owner)
+            if api_key_allows_model(key, model.name)]
 
 
 async def _refused(call: ApiCall, model_name: str, status: int, outcome: str) -> None:
@@ -181,6 +191,14 @@ async def generation_collect(call: ApiCall, reply: Message) -> tuple[FinalFrame,
         else:
             final = frame
     return final, logprobs
+
+
+PROMPT_TOO_LONG = re.compile(r"^(prompt|input) .* tokens, model context is \d+")
+
+
+def failure_status(error: str) -> int:
+    """A prompt over the context is the caller's mistake (400); other failures are 502."""
+    return 400 if PROMPT_TOO_LONG.match(error or "") else 502
 
 
 def generation_params(*, max_tokens, model: Model, **options) -> dict:

@@ -53,7 +53,8 @@ def texts(body: dict, name: str) -> list[str]:
     """A string or a non-empty list of strings (embedding inputs)."""
     value = body.get(name)
     values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise ApiError(400, f"'{name}' must be a string or a non-empty array of strings",
-                       param=name)
+    if (not isinstance(values, list) or not values
+            or not all(isinstance(v, str) and v.strip() for v in values)):
+        raise ApiError(400, f"'{name}' must be a non-empty string or a non-empty array of "
+                            "non-empty strings", param=name)
     return values

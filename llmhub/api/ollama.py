@@ -24,6 +24,7 @@ from llmhub.api.calls import (
     call_begin,
     call_model,
     call_refused,
+    failure_status,
     generation_collect,
     generation_frames,
     generation_params,
@@ -57,7 +58,8 @@ def ollama_view(*methods: str) -> Callable:
             try:
                 if request.method not in methods:
                     raise ApiError(405, f"{request.method} is not allowed here; use "
-                                        f"{' or '.join(methods)}")
+                                        f"{' or '.join(methods)}",
+                                   headers={"Allow": ", ".join(methods)})
                 return await view(request, *args, **kwargs)
             except ApiError as error:
                 await call_refused(request, error)
@@ -66,6 +68,11 @@ def ollama_view(*methods: str) -> Callable:
         return wrapped
 
     return decorate
+
+
+@ollama_view("GET", "POST", "PUT", "PATCH", "DELETE")
+async def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    raise ApiError(404, f"no such endpoint: {request.path}")
 
 
 @ollama_view("GET", "HEAD")
@@ -100,7 +107,7 @@ def _running_models(key) -> list[Model]:
 async def show(request: HttpRequest) -> HttpResponse:
     call = await call_begin(request, endpoint="/api/show")
     body = json_body(request)
-    model = await call_model(call, body.get("model") or body.get("name"))
+    model = await call_model(call, _model_field(body))
     metadata = model.metadata or {}
     architecture = metadata.get("architecture", model.backend)
     return JsonResponse({
@@ -144,9 +151,10 @@ async def chat(request: HttpRequest) -> HttpResponse:
     model = await call_model(call, body.get("model"))
     messages = _chat_messages(body)
     params = _options(body, model) | {"messages": messages}
+    stream = _streamed(body)
     reply = await generation_submit(call, params)
     piece = lambda text: {"message": {"role": "assistant", "content": text}}  # noqa: E731
-    return await _respond(call, body, reply, piece)
+    return await _respond(call, stream, reply, piece)
 
 
 @ollama_view("POST")
@@ -165,8 +173,9 @@ async def generate(request: HttpRequest) -> HttpResponse:
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}]
         params = _options(body, model) | {"messages": messages}
+    stream = _streamed(body)
     reply = await generation_submit(call, params)
-    return await _respond(call, body, reply, lambda text: {"response": text})
+    return await _respond(call, stream, reply, lambda text: {"response": text})
 
 
 @ollama_view("POST")
@@ -191,7 +200,7 @@ async def pull(request: HttpRequest) -> HttpResponse:
     """Deploy a registered model (one replica) and report its pull as Ollama does."""
     call = await _admin_call(request, "/api/pull")
     body = json_body(request)
-    model = await call_model(call, body.get("model") or body.get("name"))
+    model = await call_model(call, _model_field(body))
     try:
         await sync_to_async(_deployed)(model)
     except ValidationError as error:
@@ -241,7 +250,7 @@ async def _pull_statuses(model: Model) -> AsyncIterator[dict]:
 async def delete(request: HttpRequest) -> HttpResponse:
     call = await _admin_call(request, "/api/delete")
     body = json_body(request)
-    model = await call_model(call, body.get("model") or body.get("name"))
+    model = await call_model(call, _model_field(body))
     from models_registry.placement import model_delete
 
     try:
@@ -260,6 +269,17 @@ async def _admin_call(request: HttpRequest, endpoint: str) -> ApiCall:
 
 
 # --- request fields -----------------------------------------------------------------------
+
+def _streamed(body: dict) -> bool:
+    """Ollama streams unless told ``"stream": false``; checked before anything is queued."""
+    return fields.optional(body, "stream", bool) is not False
+
+
+def _model_field(body: dict) -> object:
+    """``model``, or the older ``name`` when ``model`` is absent, null or empty."""
+    model = body.get("model")
+    return body.get("name") if model is None or model == "" else model
+
 
 def _chat_messages(body: dict) -> list[dict[str, str]]:
     messages = body.get("messages")
@@ -297,12 +317,14 @@ def _options(body: dict, model: Model) -> dict:
 
 # --- responses ----------------------------------------------------------------------------
 
-async def _respond(call: ApiCall, body: dict, reply, piece: Callable[[str], dict]):
+async def _respond(call: ApiCall, stream: bool, reply, piece: Callable[[str], dict]):
     model_name = call.model.name
-    if fields.optional(body, "stream", bool) is False:
+    if not stream:
         final, _ = await generation_collect(call, reply)
         if final["status"] == "failed":
-            raise ApiError(500, final["error"] or "the generation failed")
+            status = failure_status(final["error"])
+            raise ApiError(500 if status == 502 else status,
+                           final["error"] or "the generation failed")
         return JsonResponse(_line(model_name, piece(final["text"]) | _done(call, final)))
 
     async def lines() -> AsyncIterator[dict]:

@@ -23,6 +23,7 @@ from llmhub.api.calls import (
     call_begin,
     call_model,
     call_refused,
+    failure_status,
     generation_collect,
     generation_frames,
     generation_params,
@@ -39,7 +40,7 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "cancelled": "stop", "erro
 
 def openai_error(error: ApiError) -> JsonResponse:
     body = {"error": {"message": error.message, "type": error.kind, "param": error.param,
-                      "code": None}}
+                      "code": error.code}}
     response = JsonResponse(body, status=error.status)
     for name, value in error.headers.items():
         response[name] = value
@@ -56,7 +57,8 @@ def openai_view(*methods: str) -> Callable:
             try:
                 if request.method not in methods:
                     raise ApiError(405, f"{request.method} is not allowed here; use "
-                                        f"{' or '.join(methods)}")
+                                        f"{' or '.join(methods)}",
+                                   headers={"Allow": ", ".join(methods)})
                 return await view(request, *args, **kwargs)
             except ApiError as error:
                 await call_refused(request, error)
@@ -65,6 +67,11 @@ def openai_view(*methods: str) -> Callable:
         return wrapped
 
     return decorate
+
+
+@openai_view("GET", "POST", "PUT", "PATCH", "DELETE")
+async def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    raise ApiError(404, f"no such endpoint: {request.path}", code="unknown_url")
 
 
 @openai_view("GET")
@@ -104,10 +111,11 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     elif response_format.get("type") not in (None, "text"):
         raise ApiError(400, "'response_format.type' must be text, json_object or json_schema",
                        param="response_format")
+    stream, include_usage = _stream_options(body)
     reply = await generation_submit(call, params)
     shape = _ChatShape(reply, model.name, top or 0)
-    if fields.optional(body, "stream", bool):
-        return _sse(call, reply, shape, _include_usage(body))
+    if stream:
+        return _sse(call, reply, shape, include_usage)
     final, logprobs = await generation_collect(call, reply)
     return _final_or_error(final, shape.whole(final, logprobs))
 
@@ -120,19 +128,22 @@ async def completions(request: HttpRequest) -> HttpResponse:
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1:
         prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise ApiError(400, "'prompt' must be a string (one prompt per request)",
+    if not isinstance(prompt, str) or not prompt:
+        raise ApiError(400, "'prompt' must be a non-empty string (one prompt per request)",
                        param="prompt")
-    if fields.optional(body, "echo", bool) or body.get("suffix"):
-        raise ApiError(400, "'echo' and 'suffix' are not supported", param="echo")
+    if fields.optional(body, "echo", bool):
+        raise ApiError(400, "'echo' is not supported", param="echo")
+    if body.get("suffix") not in (None, ""):
+        raise ApiError(400, "'suffix' is not supported", param="suffix")
     params = _sampling(body, model) | {"prompt": prompt}
     top = fields.optional(body, "logprobs", int, minimum=0, maximum=5)
     if top is not None:
         params["logprobs"] = max(top, 1)
+    stream, include_usage = _stream_options(body)
     reply = await generation_submit(call, params)
     shape = _CompletionShape(reply, model.name, top)
-    if fields.optional(body, "stream", bool):
-        return _sse(call, reply, shape, _include_usage(body))
+    if stream:
+        return _sse(call, reply, shape, include_usage)
     final, logprobs = await generation_collect(call, reply)
     return _final_or_error(final, shape.whole(final, logprobs))
 
@@ -143,7 +154,9 @@ async def embeddings(request: HttpRequest) -> HttpResponse:
     body = json_body(request)
     await call_model(call, body.get("model"))
     texts = fields.texts(body, "input")
-    encoding = body.get("encoding_format") or "float"
+    encoding = body.get("encoding_format", "float")
+    if encoding is None:
+        encoding = "float"
     if encoding not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be float or base64",
                        param="encoding_format")
@@ -184,7 +197,8 @@ def _chat_messages(body: dict) -> list[dict[str, str]]:
 
 def _chat_message(message: object, index: int) -> dict[str, str]:
     param = f"messages[{index}]"
-    if not isinstance(message, dict) or message.get("role") not in ROLES:
+    role = message.get("role") if isinstance(message, dict) else None
+    if not isinstance(role, str) or role not in ROLES:
         raise ApiError(400, f"'{param}' must be an object whose role is one of "
                             f"{', '.join(ROLES)}", param=param)
     content = message.get("content")
@@ -215,9 +229,12 @@ def _sampling(body: dict, model) -> dict:
     )
 
 
-def _include_usage(body: dict) -> bool:
-    options = fields.optional(body, "stream_options", dict) or {}
-    return bool(fields.optional(options, "include_usage", bool))
+def _stream_options(body: dict) -> tuple[bool, bool]:
+    """Whether to stream, and whether a last chunk carries the usage; checked before the
+    generation is queued, so a wrong value costs nothing."""
+    stream = bool(fields.optional(body, "stream", bool))
+    options = fields.optional(body, "stream_options", dict) or {} if stream else {}
+    return stream, bool(fields.optional(options, "include_usage", bool))
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -313,8 +330,10 @@ def _usage(final: dict) -> dict:
 
 def _final_or_error(final: dict, whole: dict) -> JsonResponse:
     if final["status"] == "failed":
-        return openai_error(ApiError(502, final["error"] or "the generation failed",
-                                     kind="server_error"))
+        status = failure_status(final["error"])
+        return openai_error(ApiError(status, final["error"] or "the generation failed",
+                                     kind="invalid_request_error" if status == 400
+                                     else "server_error"))
     return JsonResponse(whole)
 
 

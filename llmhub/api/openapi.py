@@ -63,6 +63,7 @@ def _model_name() -> dict:
 INTEGER = {"type": "integer"}
 COUNT = {"type": "integer", "minimum": 0}
 STRING = {"type": "string"}
+NONEMPTY = {"type": "string", "minLength": 1}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 
@@ -178,7 +179,7 @@ def _chat_request() -> dict:
 
 def _completion_request() -> dict:
     return _object(_openai_sampling() | {
-        "prompt": {"anyOf": [STRING, _array(STRING, minItems=1, maxItems=1)],
+        "prompt": {"anyOf": [NONEMPTY, _array(NONEMPTY, minItems=1, maxItems=1)],
                    "description": "One prompt per request."},
         "logprobs": _optional("integer", minimum=0, maximum=5),
         "echo": {"enum": [False, None], "description": "Not supported."},
@@ -207,7 +208,7 @@ def _openai_schemas() -> dict:
     return {
         "OpenAIError": _object({"error": _object({
             "message": STRING, "type": STRING, "param": _optional("string"),
-            "code": {"type": "null"}}, "message", "type", "param", "code")}, "error"),
+            "code": {"type": ["string", "null"]}}, "message", "type", "param", "code")}, "error"),
         "Model": _object({"id": STRING, "object": {"const": "model"}, "created": INTEGER,
                           "owned_by": STRING}, "id", "object", "created", "owned_by"),
         "ModelList": _object({"object": {"const": "list"}, "data": _array(_ref("Model"))},

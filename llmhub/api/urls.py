@@ -1,5 +1,5 @@
 """/v1 speaks OpenAI's API, /api Ollama's; both take the same API keys."""
-from django.urls import path
+from django.urls import path, re_path
 
 from llmhub.api import ollama, openai
 from llmhub.api.openapi import openapi_document
@@ -11,6 +11,7 @@ openai_urls = [
     path("completions", openai.completions),
     path("embeddings", openai.embeddings),
     path("openapi.json", openapi_document, name="openapi"),
+    re_path(r"^(?P<rest>.*)$", openai.not_found),  # JSON, not Django's HTML page
 ]
 
 ollama_urls = [
@@ -23,4 +24,5 @@ ollama_urls = [
     path("embed", ollama.embed),
     path("pull", ollama.pull),
     path("delete", ollama.delete),
+    re_path(r"^(?P<rest>.*)$", ollama.not_found),
 ]

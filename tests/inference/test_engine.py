@@ -259,3 +259,26 @@ def test_messages_the_chat_template_refuses_fail_the_request_not_the_engine(engi
         run_messages(engine, spec, [{"role": "user", "content": object()}])
     chunks, completion = run(engine, spec, "Say hi.", max_tokens=5)
     assert completion.completion_tokens > 0
+
+
+def test_an_empty_raw_prompt_fails_alone_while_another_reply_goes_on(engine, spec):
+    # Found by schemathesis: a zero-token prompt used to break the engine step and fail
+    # every reply in flight.
+    results = {}
+    other = threading.Thread(target=lambda: results.update(
+        other=run(engine, spec, "Count to five.", max_tokens=12)))
+    other.start()
+    with pytest.raises(BackendError, match="the prompt is empty"):
+        list(engine.generate(GenerationRequest(model=spec, messages=[], prompt="",
+                                               temperature=0.0)))
+    other.join()
+    assert results["other"][1].completion_tokens == 12
+
+
+def test_a_raw_prompt_is_completed_without_the_chat_template(engine, spec):
+    request = GenerationRequest(model=spec, messages=[], prompt="The capital of France is",
+                                temperature=0.0, max_tokens=4)
+    events = list(engine.generate(request))
+    assert "Paris" in "".join(e.text for e in events if isinstance(e, TextChunk))
+    assert events[-1].prompt_tokens == len(engine._llama.model.tokenize(
+        b"The capital of France is", add_bos=True, special=True))

@@ -40,7 +40,7 @@ def test_no_wrong_expired_or_revoked_key_gets_401(hub_url, alice, demo_model, ma
         ApiKey.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     openai_refusal = _openai(hub_url, key, demo_model.name)
     assert openai_refusal.status_code == 401
-    assert openai_refusal.json()["error"]["type"] == "authentication_error"
+    assert openai_refusal.json()["error"]["code"] == "invalid_api_key"
     assert message in openai_refusal.json()["error"]["message"]
     ollama_refusal = _ollama(hub_url, key, demo_model.name)
     assert ollama_refusal.status_code == 401 and message in ollama_refusal.json()["error"]
@@ -71,7 +71,7 @@ def test_a_key_over_its_request_limit_gets_429_with_retry_after(hub_url, alice, 
         refusal = _openai(hub_url, plain, demo_model.name)
     assert statuses == [200, 200] and refusal.status_code == 429
     assert 1 <= int(refusal.headers["Retry-After"]) <= 60
-    assert refusal.json()["error"]["type"] == "rate_limit_error"
+    assert refusal.json()["error"]["code"] == "rate_limit_exceeded"
     ollama_refusal = _ollama(hub_url, plain, demo_model.name)
     assert ollama_refusal.status_code == 429 and "Retry-After" in ollama_refusal.headers
     assert Usage.objects.filter(outcome="rate_limited").count() >= 2

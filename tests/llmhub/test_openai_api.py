@@ -120,6 +120,9 @@ def test_embeddings(client, demo_model):
     ({"messages": [{"role": "user", "content": "hi"}]}, 400, "'model' is required"),
     ({"model": "DEMO", "messages": []}, 400, "'messages' must be a non-empty array"),
     ({"model": "DEMO", "messages": [{"role": "robot", "content": "hi"}]}, 400, "role"),
+    ({"model": "DEMO", "messages": [{"role": {}, "content": "hi"}]}, 400, "role"),
+    ({"model": "DEMO", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"},
+     400, "'stream' must be a boolean"),
     ({"model": "DEMO", "messages": [{"role": "user", "content": 3}]}, 400, "content"),
     ({"model": "DEMO", "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"},
      400, "'temperature' must be a number"),
@@ -147,6 +150,13 @@ def test_a_body_that_is_not_json_or_too_big(hub_url, api_key, demo_model):
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     response = httpx.post(f"{hub_url}/v1/chat/completions", content=b"{nope", headers=headers)
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
+    nan = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
+    response = httpx.post(f"{hub_url}/v1/chat/completions", content=nan, headers=headers)
+    assert response.status_code == 400 and "NaN is not a JSON value" in response.text
+    unknown = httpx.get(f"{hub_url}/v1/nothing/here", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_url"
+    wrong_method = httpx.get(f"{hub_url}/v1/chat/completions", headers=headers)
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
     big = b'{"model": "x", "pad": "' + b"a" * (5 * 1024 * 1024) + b'"}'
     response = httpx.post(f"{hub_url}/v1/chat/completions", content=big, headers=headers)
     assert response.status_code == 413
