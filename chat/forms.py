@@ -1,7 +1,15 @@
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 
-from models_registry.selectors import model_list_enabled
+from models_registry.selectors import model_list_enabled, model_list_for_user
 
 
 class ConversationForm(forms.Form):
     model = forms.ModelChoiceField(queryset=model_list_enabled(), empty_label=None)
+
+    def __init__(self, *args, user: AbstractBaseUser | None = None, **kwargs) -> None:
+        """Offers the models ``user`` may pick. Without a user it offers every enabled
+        model, and conversation_create is left to refuse one outside the user's groups."""
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["model"].queryset = model_list_for_user(user)

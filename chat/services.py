@@ -11,15 +11,27 @@ from chat.models import Conversation, Message
 from inference.streams import FinalFrame, cancel_key, stream_final_append
 from llmhub.redis import redis_client
 from models_registry.models import REMOTE_QUEUE, Model, model_queue_name
-from models_registry.selectors import model_live_workers, model_workers_name, worker_is_alive
+from models_registry.selectors import (
+    model_live_workers,
+    model_user_may_use,
+    model_workers_name,
+    worker_is_alive,
+)
 
 MAX_MESSAGE_CHARS = 100_000
 
 
 def conversation_create(*, owner: AbstractBaseUser, model: Model, title: str = "") -> Conversation:
+    _model_check_access(owner, model)
     if not model.enabled:
         raise ValidationError(f"{model.name} is disabled")
     return Conversation.objects.create(owner=owner, model=model, title=title[:200])
+
+
+def _model_check_access(user: AbstractBaseUser, model: Model) -> None:
+    # Checked before "disabled", so a model outside the user's groups tells them nothing.
+    if not model_user_may_use(user=user, model=model):
+        raise ValidationError(f"you may not use {model.name}")
 
 
 def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Message]:
@@ -29,6 +41,8 @@ def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Mes
         raise ValidationError("Message is empty.")
     if len(text) > MAX_MESSAGE_CHARS:
         raise ValidationError(f"Message is longer than {MAX_MESSAGE_CHARS} characters.")
+    # The model's groups may have changed since the conversation began.
+    _model_check_access(conversation.owner, conversation.model)
     with transaction.atomic():
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=text

@@ -1,5 +1,6 @@
 """Chat pages: thin adapters over chat.selectors and chat.services."""
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -16,12 +17,16 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def conversation_new(request: HttpRequest) -> HttpResponse:
-    form = ConversationForm(request.POST)
+    form = ConversationForm(request.POST, user=request.user)
     if not form.is_valid():
         return render(request, "chat/index.html", _sidebar_context(request, form), status=400)
-    conversation = services.conversation_create(
-        owner=request.user, model=form.cleaned_data["model"]
-    )
+    try:
+        conversation = services.conversation_create(
+            owner=request.user, model=form.cleaned_data["model"]
+        )
+    except ValidationError as refusal:  # access lost since the form was shown, say
+        form.add_error("model", refusal)
+        return render(request, "chat/index.html", _sidebar_context(request, form), status=400)
     return redirect("chat:conversation", conversation_id=conversation.pk)
 
 
@@ -41,5 +46,5 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 def _sidebar_context(request: HttpRequest, form: ConversationForm | None = None) -> dict:
     return {
         "conversations": selectors.conversation_list(user=request.user)[:200],
-        "form": form or ConversationForm(),
+        "form": form or ConversationForm(user=request.user),
     }

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from models_registry.models import Model, Node, Placement
 from models_registry.selectors import node_is_ready
@@ -7,10 +9,18 @@ from models_registry.selectors import node_is_ready
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
     list_display = ["name", "backend", "source_kind", "source", "file_size", "context_length",
-                    "enabled"]
-    list_filter = ["backend", "enabled"]
+                    "enabled", "who_may_use"]
+    list_filter = ["backend", "enabled", "groups"]
     search_fields = ["name", "source"]
     readonly_fields = ["file_size", "created_at"]
+    filter_horizontal = ["groups"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Model]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="who may use it")
+    def who_may_use(self, model: Model) -> str:
+        return ", ".join(group.name for group in model.groups.all()) or "everyone"
 
 
 @admin.register(Node)

@@ -71,6 +71,11 @@ class Model(models.Model):
         default=dict, blank=True, help_text="What the GGUF header says (read on registration)."
     )
     enabled = models.BooleanField(default=True)
+    groups = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="models",
+        help_text="Who may pick it in the chat and the APIs: members of these groups, and "
+                  "staff. Empty: everyone may use it.",
+    )
     error = models.TextField(blank=True, help_text="Why its file could not be read, if so.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,7 +2,8 @@
 import time
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from llmhub.redis import redis_client
 from models_registry.models import Model, Node
@@ -10,6 +11,26 @@ from models_registry.models import Model, Node
 
 def model_list_enabled() -> QuerySet[Model]:
     return Model.objects.filter(enabled=True)
+
+
+def model_list_for_user(user: AbstractBaseUser) -> QuerySet[Model]:
+    """The enabled models ``user`` may pick: those without groups, those of a group the
+    user is in, and every one for staff."""
+    return model_list_enabled().filter(_groups_admit(user))
+
+
+def model_user_may_use(*, user: AbstractBaseUser, model: Model) -> bool:
+    """Whether the model's groups let ``user`` use it, enabled or not."""
+    return Model.objects.filter(_groups_admit(user), pk=model.pk).exists()
+
+
+def _groups_admit(user: AbstractBaseUser) -> Q:
+    if user.is_staff:
+        return Q()
+    # Exists rather than a join on groups: a model in two of the user's groups stays one
+    # row, without a DISTINCT that would get in the way of callers' own ordering.
+    memberships = Model.groups.through.objects.filter(model=OuterRef("pk"))
+    return ~Exists(memberships) | Exists(memberships.filter(group__user=user))
 
 
 def _liveness_window() -> float:

@@ -14,7 +14,7 @@ from models_registry.explain import model_badges, model_card_facts
 from models_registry.forms import DeployForm, HubChoiceForm, ModelSourceForm
 from models_registry.huggingface import GGUFChoice, HubError, hf_gguf_choices
 from models_registry.models import Model
-from models_registry.selectors import cluster_snapshot, model_list_enabled
+from models_registry.selectors import cluster_snapshot, model_list_enabled, model_list_for_user
 
 
 def staff_required(view: Callable) -> Callable:
@@ -31,7 +31,8 @@ def staff_required(view: Callable) -> Callable:
 
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "models_registry/list.html", {"models": model_list_enabled()})
+    return render(request, "models_registry/list.html",
+                  {"models": model_list_for_user(request.user)})
 
 
 @login_required
