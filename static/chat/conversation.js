@@ -1,13 +1,23 @@
 // The conversation page: one websocket per conversation; replies stream as text frames
 // with sequence numbers, so a reconnect asks only for what it has not seen yet.
+//
+// A reply's .content keeps the text exactly as received (the stored text, and what
+// deltas append to); its .markdown sibling shows that text rendered, at most once per
+// animation frame while it streams.
+import { codeCopy, markdownRender } from "./markdown.js";
+
 const root = document.getElementById("chat");
 const list = document.getElementById("messages");
 const form = document.getElementById("composer");
 const prompt = document.getElementById("prompt");
 const stopButton = document.getElementById("stop");
 const errorBox = document.getElementById("chat-error");
+const announcer = document.getElementById("reply-status");
+const modelName = root.dataset.modelName;
 const seen = new Map(); // reply id -> last sequence number shown
 let socket = null;
+const renderPending = new Set(); // replies whose text changed since they were last drawn
+let renderFrame = 0;
 
 function activeReplies() {
   return [...list.querySelectorAll('.message[data-status="queued"], .message[data-status="streaming"]')];
@@ -15,8 +25,8 @@ function activeReplies() {
 
 function statsText(m) {
   if (m.completion_tokens === null || m.completion_tokens === undefined) return "";
-  const parts = [`${m.prompt_tokens} prompt tokens`, `${m.completion_tokens} tokens`];
-  if (m.ttft_ms !== null) parts.push(`TTFT ${Math.round(m.ttft_ms)} ms`);
+  const parts = [modelName, `${m.prompt_tokens} prompt tokens`, `${m.completion_tokens} tokens`];
+  if (m.ttft_ms !== null) parts.push(`first token ${Math.round(m.ttft_ms)} ms`);
   if (m.tokens_per_second) parts.push(`${m.tokens_per_second.toFixed(1)} tokens/s`);
   if (m.status === "cancelled") parts.push("stopped");
   return parts.join(" · ");
@@ -43,6 +53,57 @@ function messageElement(m) {
   return article;
 }
 
+function replyRender(el) {
+  const content = el.querySelector(".content");
+  let view = el.querySelector(".markdown");
+  if (!content.textContent) {
+    // Nothing yet (queued, or cleared for a resume): the plain box shows its placeholder.
+    view?.remove();
+    content.hidden = false;
+    return;
+  }
+  if (!view) {
+    view = document.createElement("div");
+    view.className = "markdown";
+    content.after(view);
+  }
+  view.replaceChildren(markdownRender(content.textContent));
+  content.hidden = true;
+}
+
+function nearBottom() {
+  return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+}
+
+// Follow a growing reply only for a reader who is at the bottom, not one scrolled up.
+function followingReplies(draw) {
+  const following = nearBottom();
+  draw();
+  if (following) window.scrollTo({ top: document.documentElement.scrollHeight });
+}
+
+function renderPendingReplies() {
+  renderFrame = 0;
+  followingReplies(() => renderPending.forEach(replyRender));
+  renderPending.clear();
+}
+
+function replyRenderSoon(el) {
+  renderPending.add(el);
+  renderFrame ||= requestAnimationFrame(renderPendingReplies);
+}
+
+function spokenText(el) {
+  const view = el.querySelector(".markdown")?.cloneNode(true);
+  if (!view) return "";
+  view.querySelectorAll(".code-toolbar").forEach((toolbar) => toolbar.remove());
+  return view.textContent.trim();
+}
+
+function announce(text) {
+  announcer.textContent = text;
+}
+
 function replyElement(id) {
   return list.querySelector(`.message[data-id="${id}"]`);
 }
@@ -56,10 +117,20 @@ function onDelta(frame) {
   if (!el || frame.seq <= (seen.get(frame.reply_id) || 0)) return;
   seen.set(frame.reply_id, frame.seq);
   el.dataset.status = "streaming";
-  const nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+  el.setAttribute("aria-busy", "true");
   el.querySelector(".content").textContent += frame.text;
-  // Follow the reply only for a reader who is at the bottom, not one scrolled up to read.
-  if (nearBottom) el.scrollIntoView({ block: "end" });
+  replyRenderSoon(el);
+}
+
+// The reply is announced once, whole, when it ends: read token by token it would be noise.
+function finalAnnounce(el, frame) {
+  if (frame.status === "failed") {
+    announce(`The reply failed. ${frame.error}`);
+  } else if (frame.status === "cancelled") {
+    announce(`Reply stopped. ${spokenText(el)}`);
+  } else {
+    announce(`${modelName} replied. ${spokenText(el)}`);
+  }
 }
 
 function onFinal(frame) {
@@ -67,11 +138,15 @@ function onFinal(frame) {
   if (!el) return;
   seen.set(frame.reply_id, frame.seq);
   el.dataset.status = frame.status;
+  el.removeAttribute("aria-busy");
   el.querySelector(".content").textContent = frame.text;
+  renderPending.delete(el);
+  followingReplies(() => replyRender(el));
   const error = el.querySelector(".error");
   error.textContent = frame.error;
   error.hidden = !frame.error;
   el.querySelector(".stats").textContent = statsText(frame);
+  finalAnnounce(el, frame);
   refreshControls();
 }
 
@@ -106,7 +181,10 @@ function onEvent(event) {
 function resumeActiveReplies() {
   for (const el of activeReplies()) {
     const id = Number(el.dataset.id);
-    if (!seen.has(id)) el.querySelector(".content").textContent = "";
+    if (!seen.has(id)) {
+      el.querySelector(".content").textContent = "";
+      replyRender(el);
+    }
     socket.send(JSON.stringify({ type: "resume", reply_id: id, after_seq: seen.get(id) || 0 }));
   }
 }
@@ -150,16 +228,31 @@ form.addEventListener("submit", (event) => {
   send();
 });
 prompt.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) {
+  // isComposing: Enter that confirms an input method's candidate is not a send.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     send();
   }
 });
-stopButton.addEventListener("click", () => {
+
+function stopActiveReplies() {
+  if (socket.readyState !== WebSocket.OPEN) return;
   for (const el of activeReplies()) {
     socket.send(JSON.stringify({ type: "stop", reply_id: Number(el.dataset.id) }));
   }
+}
+
+stopButton.addEventListener("click", stopActiveReplies);
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.defaultPrevented || activeReplies().length === 0) return;
+  event.preventDefault();
+  stopActiveReplies();
+});
+list.addEventListener("click", async (event) => {
+  const button = event.target.closest(".copy-code");
+  if (button) announce((await codeCopy(button)) ? "Code copied." : "Could not copy the code.");
 });
 
+list.querySelectorAll('.message[data-role="assistant"]').forEach(replyRender);
 refreshControls();
 connect();
