@@ -19,6 +19,7 @@ from models_registry.selectors import (
 )
 
 MAX_MESSAGE_CHARS = 100_000
+TITLE_MAX_CHARS = Conversation._meta.get_field("title").max_length
 
 
 def conversation_create(*, owner: AbstractBaseUser, model: Model, title: str = "") -> Conversation:
@@ -26,6 +27,43 @@ def conversation_create(*, owner: AbstractBaseUser, model: Model, title: str = "
     if not model.enabled:
         raise ValidationError(f"{model.name} is disabled")
     return Conversation.objects.create(owner=owner, model=model, title=title[:200])
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    title = title.strip()
+    if not title:
+        raise ValidationError("The title is empty.")
+    if len(title) > TITLE_MAX_CHARS:
+        raise ValidationError(f"The title is longer than {TITLE_MAX_CHARS} characters.")
+    if "\x00" in title:
+        raise ValidationError("The title contains a NUL character.")
+    conversation.title = title
+    # Not updated_at: a new name is not new activity, so the list keeps its order.
+    conversation.save(update_fields=["title"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete a conversation with its messages. A reply still queued or streaming is
+    cancelled first, so its worker stops; once the rows are gone its stream is closed, so a
+    page still following it stops waiting (its reaper check would find no reply)."""
+    active = list(conversation.messages.filter(status__in=Message.ACTIVE))
+    for reply in active:
+        generation_cancel(reply=reply)
+    with transaction.atomic():
+        conversation.delete()
+        transaction.on_commit(lambda: _streams_close_deleted(active))
+
+
+def _streams_close_deleted(replies: list[Message]) -> None:
+    client = redis_client()
+    for reply in replies:
+        final = FinalFrame(
+            type="final", seq=0, status="cancelled", text="", error="the conversation was deleted",
+            finish_reason="cancelled", prompt_tokens=None, completion_tokens=None, ttft_ms=None,
+            tokens_per_second=None,
+        )
+        stream_final_append(client, reply.pk, final, ttl_seconds=settings.STREAM_TTL_SECONDS)
 
 
 def _model_check_access(user: AbstractBaseUser, model: Model) -> None:
@@ -41,6 +79,8 @@ def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Mes
         raise ValidationError("Message is empty.")
     if len(text) > MAX_MESSAGE_CHARS:
         raise ValidationError(f"Message is longer than {MAX_MESSAGE_CHARS} characters.")
+    if "\x00" in text:  # PostgreSQL stores no NUL character
+        raise ValidationError("Message contains a NUL character.")
     # The model's groups may have changed since the conversation began.
     _model_check_access(conversation.owner, conversation.model)
     with transaction.atomic():

@@ -63,7 +63,19 @@ def json_body(request: HttpRequest) -> dict:
         raise ApiError(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
+    if _has_nul(body):  # PostgreSQL stores no NUL character, in text or in JSON
+        raise ApiError(400, "the body contains a NUL character (\\u0000)")
     return body
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _no_constant(name: str):

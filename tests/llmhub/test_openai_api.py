@@ -121,6 +121,7 @@ def test_embeddings(client, demo_model):
     ({"model": "DEMO", "messages": []}, 400, "'messages' must be a non-empty array"),
     ({"model": "DEMO", "messages": [{"role": "robot", "content": "hi"}]}, 400, "role"),
     ({"model": "DEMO", "messages": [{"role": {}, "content": "hi"}]}, 400, "role"),
+    ({"model": "DEMO", "messages": [{"role": "user", "content": "a\x00b"}]}, 400, "NUL"),
     ({"model": "DEMO", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"},
      400, "'stream' must be a boolean"),
     ({"model": "DEMO", "messages": [{"role": "user", "content": 3}]}, 400, "content"),
