@@ -1,6 +1,6 @@
 """Reads for conversations; every read is scoped to the user asking."""
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from chat.models import Conversation, Message
 
@@ -8,6 +8,15 @@ from chat.models import Conversation, Message
 def conversation_list(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
     return Conversation.objects.filter(
         owner=user, origin=Conversation.Origin.CHAT).select_related("model")
+
+
+def conversation_search(*, user: AbstractBaseUser, query: str) -> QuerySet[Conversation]:
+    """The user's chat conversations whose title or any message contains ``query``, ignoring
+    case (SQLite folds ASCII letters only). Each is listed once, newest activity first."""
+    # EXISTS instead of a join and DISTINCT: no duplicate rows to fold away, and with the
+    # caller's LIMIT the database stops at the first conversations that match.
+    in_messages = Message.objects.filter(conversation=OuterRef("pk"), content__icontains=query)
+    return conversation_list(user=user).filter(Q(title__icontains=query) | Exists(in_messages))
 
 
 def conversation_get(*, user: AbstractBaseUser, conversation_id: int) -> Conversation | None:
