@@ -107,6 +107,10 @@ def test_an_ollama_remote_talks_to_the_hubs_own_api(hub_url, worker, alice, demo
     reply = _reply(remote, alice)
     assert reply.status == "done", reply.error
     assert reply.content
+    # The hub records the inner call once its stream has ended, just after the backend
+    # read the last line: wait for the row rather than race it.
+    wait_for(lambda: Usage.objects.filter(endpoint="/api/chat").exists(), timeout=15,
+             what="the inner call's usage")
     inner = Usage.objects.get(endpoint="/api/chat")
     assert (inner.model_name, inner.outcome) == (demo_model.name, "done")
     assert inner.completion_tokens == reply.completion_tokens
