@@ -21,7 +21,7 @@ from models_registry.serving import (
     served_model_names,
 )
 from models_registry.serving import worker_name as this_worker_name
-from models_registry.worker import node_refresh
+from models_registry.worker import node_refresh, worker_models_pinned
 
 log = logging.getLogger(__name__)
 State = Placement.State
@@ -75,7 +75,8 @@ def replica_release(*, model_name: str, backend: str, relative_paths: list[str],
                     remove_files: bool) -> list[str]:
     """Stop serving ``model_name`` here; with ``remove_files``, delete those of its files
     that no model placed here still uses. Return the files removed."""
-    model_stop_serving(model_name, backend)
+    if model_name not in worker_models_pinned():  # pinned by configuration, not placement
+        model_stop_serving(model_name, backend)
     removed = []
     if remove_files:
         removed = files_remove([path for path in relative_paths if path not in _files_in_use()])

@@ -169,6 +169,9 @@ async def generation_frames(call: ApiCall, reply: Message) -> AsyncIterator[dict
                 continue
             if frame["type"] == "final":
                 final = frame
+                # Recorded before the last frame goes out: once the client has it, it may
+                # hang up, and this generator is then closed only when collected.
+                await sync_to_async(_usage_finish)(call, final)
             yield frame
     finally:
         if final is None:
