@@ -8,13 +8,15 @@ both need: status, message, and a kind that OpenAI's error type is named after).
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from chat.models import Message
 from chat.services import api_generation_start, generation_cancel, generation_check
@@ -48,6 +50,36 @@ class ApiCall:
     model: Model | None = None
     started: float = field(default_factory=time.perf_counter)
     recorded: bool = False
+
+
+def api_view(render_error: Callable[[ApiError], HttpResponse]) -> Callable:
+    """Decorator factory for an API's views: ``@api_view(render)("GET", ...)`` makes an
+    async view CSRF-exempt (keys, not cookies), answers other methods with 405 and
+    ``Allow``, and renders every ApiError with ``render``, recording the refused call."""
+
+    def allowing(*methods: str) -> Callable:
+        def decorate(view: Callable) -> Callable:
+            @csrf_exempt
+            @wraps(view)
+            async def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+                try:
+                    if request.method not in methods:
+                        raise ApiError(405, f"{request.method} is not allowed here; use "
+                                            f"{' or '.join(methods)}",
+                                       headers={"Allow": ", ".join(methods)})
+                    return await view(request, *args, **kwargs)
+                except ApiError as error:
+                    await call_refused(request, error)
+                    response = render_error(error)
+                    for name, value in error.headers.items():
+                        response[name] = value
+                    return response
+
+            return wrapped
+
+        return decorate
+
+    return allowing
 
 
 def json_body(request: HttpRequest) -> dict:

@@ -10,20 +10,18 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from llmhub.api import fields
 from llmhub.api.calls import (
     ApiCall,
     ApiError,
+    api_view,
     call_begin,
     call_model,
-    call_refused,
     failure_status,
     generation_collect,
     generation_frames,
@@ -44,30 +42,10 @@ PULL_POLL_SECONDS = 0.5
 
 
 def ollama_error(error: ApiError) -> JsonResponse:
-    response = JsonResponse({"error": error.message}, status=error.status)
-    for name, value in error.headers.items():
-        response[name] = value
-    return response
+    return JsonResponse({"error": error.message}, status=error.status)
 
 
-def ollama_view(*methods: str) -> Callable:
-    def decorate(view: Callable) -> Callable:
-        @csrf_exempt
-        @wraps(view)
-        async def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            try:
-                if request.method not in methods:
-                    raise ApiError(405, f"{request.method} is not allowed here; use "
-                                        f"{' or '.join(methods)}",
-                                   headers={"Allow": ", ".join(methods)})
-                return await view(request, *args, **kwargs)
-            except ApiError as error:
-                await call_refused(request, error)
-                return ollama_error(error)
-
-        return wrapped
-
-    return decorate
+ollama_view = api_view(ollama_error)
 
 
 @ollama_view("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -10,19 +10,17 @@ import json
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
-from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from chat.models import Message
 from llmhub.api import fields
 from llmhub.api.calls import (
     ApiCall,
     ApiError,
+    api_view,
     call_begin,
     call_model,
-    call_refused,
     failure_status,
     generation_collect,
     generation_frames,
@@ -41,32 +39,10 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "cancelled": "stop", "erro
 def openai_error(error: ApiError) -> JsonResponse:
     body = {"error": {"message": error.message, "type": error.kind, "param": error.param,
                       "code": error.code}}
-    response = JsonResponse(body, status=error.status)
-    for name, value in error.headers.items():
-        response[name] = value
-    return response
+    return JsonResponse(body, status=error.status)
 
 
-def openai_view(*methods: str) -> Callable:
-    """Async view, CSRF-exempt (keys, not cookies), its refusals in OpenAI's error shape."""
-
-    def decorate(view: Callable) -> Callable:
-        @csrf_exempt
-        @wraps(view)
-        async def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            try:
-                if request.method not in methods:
-                    raise ApiError(405, f"{request.method} is not allowed here; use "
-                                        f"{' or '.join(methods)}",
-                                   headers={"Allow": ", ".join(methods)})
-                return await view(request, *args, **kwargs)
-            except ApiError as error:
-                await call_refused(request, error)
-                return openai_error(error)
-
-        return wrapped
-
-    return decorate
+openai_view = api_view(openai_error)
 
 
 @openai_view("GET", "POST", "PUT", "PATCH", "DELETE")
