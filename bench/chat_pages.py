@@ -185,9 +185,13 @@ def seed(username: str, conversations: int, messages: int, rng: random.Random):
         conversation.updated_at = start + datetime.timedelta(minutes=messages)
         rows += message_rows(conversation, messages, start, rng)
     stored = Message.objects.bulk_create(rows, batch_size=1000)
+    # Each message follows the one before it in its conversation: one branch.
+    for previous, message in zip(stored, stored[1:], strict=False):
+        if previous.conversation_id == message.conversation_id:
+            message.parent = previous
     # auto_now and auto_now_add overwrite the times bulk_create is given; updates keep them.
     Conversation.objects.bulk_update(made, ["created_at", "updated_at"], batch_size=500)
-    Message.objects.bulk_update(stored, ["created_at"], batch_size=500)
+    Message.objects.bulk_update(stored, ["created_at", "parent"], batch_size=500)
     return user, made[::-1]
 
 

@@ -10,6 +10,7 @@ from chat import selectors, services
 from chat.payloads import (
     CLOSE_NOT_FOUND,
     CLOSE_NOT_LOGGED_IN,
+    BranchEvent,
     ConversationEvent,
     ErrorEvent,
     MessageEvent,
@@ -57,7 +58,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
-        handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}
+        handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume,
+                    "regenerate": self.on_regenerate, "edit": self.on_edit,
+                    "switch": self.on_switch}
         handler = handlers.get(content.get("type") if isinstance(content, dict) else None)
         if handler is None:
             await self.send_json(ErrorEvent(type="error", error="Unknown request."))
@@ -76,6 +79,38 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for message in (user_message, reply):
             await self.send_json(MessageEvent(type="message", message=message_payload(message)))
         self.relay_start(reply, after_seq=0)
+
+    async def on_regenerate(self, content: dict) -> None:
+        reply = await self.reply_from(content)
+        if reply is not None:
+            await self.branch_change(services.reply_regenerate, reply=reply)
+
+    async def on_edit(self, content: dict) -> None:
+        message = await self.message_from(content)
+        if message is not None:
+            await self.branch_change(services.message_edit, message=message,
+                                     text=str(content.get("text", "")))
+
+    async def on_switch(self, content: dict) -> None:
+        message = await self.message_from(content)
+        if message is not None:
+            await self.branch_change(services.branch_switch, message=message)
+
+    async def branch_change(self, service, **arguments) -> None:
+        """Run a service that changes the branch on show, then send that branch whole and
+        follow its reply if one was queued."""
+        try:
+            await database_sync_to_async(service)(conversation=self.conversation, **arguments)
+        except ValidationError as error:
+            await self.send_json(ErrorEvent(type="error", error=" ".join(error.messages)))
+            return
+        branch = await database_sync_to_async(selectors.message_list)(
+            conversation=self.conversation)
+        await self.send_json(BranchEvent(type="branch",
+                                         messages=[message_payload(m) for m in branch]))
+        for message in branch:
+            if message.is_active:
+                self.relay_start(message, after_seq=0)
 
     async def on_stop(self, content: dict) -> None:
         reply = await self.reply_from(content)
@@ -96,6 +131,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return await database_sync_to_async(selectors.reply_get)(
             conversation=self.conversation, reply_id=reply_id
         )
+
+    async def message_from(self, content: dict):
+        message_id = content.get("message_id")
+        if not isinstance(message_id, int):
+            await self.send_json(ErrorEvent(type="error", error="message_id must be an integer."))
+            return None
+        message = await database_sync_to_async(selectors.message_get)(
+            conversation=self.conversation, message_id=message_id)
+        if message is None:
+            await self.send_json(ErrorEvent(type="error", error="No such message."))
+        return message
 
     def relay_start(self, reply, *, after_seq: int) -> None:
         previous = self.relays.pop(reply.pk, None)

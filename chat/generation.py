@@ -8,13 +8,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat.models import Message
-from chat.selectors import generation_history
+from chat.prompting import generation_request
 from chat.services import failed_frame, generation_fail, generation_finish
 from inference.backends import BackendError, backend_get
 from inference.streams import FinalFrame, GenerationStreamWriter, StreamClosed, cancel_key
 from inference.types import Completion, GenerationRequest, TextChunk
 from llmhub.redis import redis_client
-from models_registry.serving import model_spec
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.1
@@ -29,29 +28,6 @@ def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
     if not claimed:
         return None
     return Message.objects.select_related("conversation__model").get(pk=reply_id)
-
-
-# What an API request may set for its own reply (Message.params), beside the messages or
-# raw prompt; the chat page's replies use the model's settings.
-SAMPLING_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty",
-                   "seed", "logprobs", "json_output")
-
-
-def generation_request(reply: Message) -> GenerationRequest:
-    model = reply.conversation.model
-    params = reply.params or {}
-    if "prompt" in params:
-        messages, prompt = [], params["prompt"]
-    else:
-        messages, prompt = params.get("messages") or generation_history(reply=reply), None
-    options = {name: params[name] for name in SAMPLING_PARAMS if params.get(name) is not None}
-    return GenerationRequest(
-        model=model_spec(model),
-        messages=messages,
-        prompt=prompt,
-        stop=tuple(params.get("stop") or ()),
-        **({"max_tokens": model.max_tokens, "temperature": model.temperature} | options),
-    )
 
 
 def _watch_cancel_flag(reply_id: int, request: GenerationRequest) -> threading.Event:

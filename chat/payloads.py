@@ -9,6 +9,8 @@ CLOSE_NOT_FOUND = 4404  # unknown conversation and someone else's look the same
 
 class MessagePayload(TypedDict):
     id: int
+    parent_id: int | None
+    versions: list[int]  # the ids of this turn's versions, itself included, oldest first
     role: str
     content: str
     status: str
@@ -29,6 +31,13 @@ class ConversationEvent(TypedDict):
     title: str
 
 
+class BranchEvent(TypedDict):
+    """The whole branch on show, after a regenerate, an edit or a switch of version."""
+
+    type: Literal["branch"]
+    messages: list[MessagePayload]
+
+
 class ErrorEvent(TypedDict):
     type: Literal["error"]
     error: str
@@ -37,6 +46,8 @@ class ErrorEvent(TypedDict):
 def message_payload(message: Message) -> MessagePayload:
     return MessagePayload(
         id=message.pk,
+        parent_id=message.parent_id,
+        versions=getattr(message, "versions", None) or [message.pk],
         role=message.role,
         content=message.content,
         status=message.status,

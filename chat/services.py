@@ -6,7 +6,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from chat import selectors
 from chat.models import Conversation, Message
 from inference.streams import FinalFrame, cancel_key, stream_final_append
 from llmhub.redis import redis_client
@@ -43,6 +45,19 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     return conversation
 
 
+def conversation_settings_update(*, conversation: Conversation, system_prompt: str,
+                                 settings: dict) -> Conversation:
+    """Set the conversation's system prompt and the settings it does not take from its
+    model (``settings`` holds only those; the form has checked their ranges). They apply
+    from the next reply on."""
+    if "\x00" in system_prompt:
+        raise ValidationError(_("The system prompt contains a NUL character."))
+    conversation.system_prompt = system_prompt
+    conversation.settings = settings
+    conversation.save(update_fields=["system_prompt", "settings"])
+    return conversation
+
+
 def conversation_delete(*, conversation: Conversation) -> None:
     """Delete a conversation with its messages. A reply still queued or streaming is
     cancelled first, so its worker stops; once the rows are gone its stream is closed, so a
@@ -73,29 +88,102 @@ def _model_check_access(user: AbstractBaseUser, model: Model) -> None:
 
 
 def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Message]:
-    """Store the user's message and a queued reply; the generation is queued on commit."""
+    """Store the user's message after the branch on show, and a queued reply to it; the
+    generation is queued on commit."""
+    text = _message_text_clean(text)
+    _turn_check(conversation, while_writing=True)
+    with transaction.atomic():
+        leaf = _branch_leaf_locked(conversation)
+        return _turn_start(conversation, parent=leaf, text=text)
+
+
+def message_edit(*, conversation: Conversation, message: Message,
+                 text: str) -> tuple[Message, Message]:
+    """Edit-and-resend: a new version of a user's message, beside the old one (same
+    parent), with a queued reply; the old version and what followed it stay, one switch
+    away."""
+    if message.role != Message.Role.USER:
+        raise ValidationError(_("Only your own messages can be edited."))
+    text = _message_text_clean(text)
+    _turn_check(conversation)
+    with transaction.atomic():
+        return _turn_start(conversation, parent=message.parent, text=text)
+
+
+def reply_regenerate(*, conversation: Conversation, reply: Message) -> Message:
+    """A new version of a reply to the same message, queued on commit."""
+    if reply.role != Message.Role.ASSISTANT or reply.parent_id is None:
+        raise ValidationError(_("Only a reply to a message can be regenerated."))
+    _turn_check(conversation)
+    with transaction.atomic():
+        new_reply = Message.objects.create(
+            conversation=conversation, parent_id=reply.parent_id, role=Message.Role.ASSISTANT,
+            status=Message.Status.QUEUED)
+        _current_set(conversation, new_reply)
+        transaction.on_commit(lambda: generation_enqueue(reply=new_reply,
+                                                         model=conversation.model))
+    return new_reply
+
+
+def branch_switch(*, conversation: Conversation, message: Message) -> Message:
+    """Show the branch through ``message``: down to the newest reply under it."""
+    leaf = selectors.branch_leaf(message=message)
+    _current_set(conversation, leaf, activity=False)
+    return leaf
+
+
+def _message_text_clean(text: str) -> str:
     text = text.strip()
     if not text:
-        raise ValidationError("Message is empty.")
+        raise ValidationError(_("Message is empty."))
     if len(text) > MAX_MESSAGE_CHARS:
-        raise ValidationError(f"Message is longer than {MAX_MESSAGE_CHARS} characters.")
+        raise ValidationError(_("Message is longer than %(limit)s characters.")
+                              % {"limit": MAX_MESSAGE_CHARS})
     if "\x00" in text:  # PostgreSQL stores no NUL character
-        raise ValidationError("Message contains a NUL character.")
-    # The model's groups may have changed since the conversation began.
+        raise ValidationError(_("Message contains a NUL character."))
+    return text
+
+
+def _turn_check(conversation: Conversation, *, while_writing: bool = False) -> None:
+    """What every new turn needs: the model still allowed (groups may have changed since
+    the conversation began) and the owner's quota not spent. A new version of a turn also
+    waits for the reply being written; a next message may queue behind it."""
+    from llmhub.api.quotas import quota_check  # the API app composes chat, not the reverse
+
     _model_check_access(conversation.owner, conversation.model)
-    with transaction.atomic():
-        user_message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=text
-        )
-        reply = Message.objects.create(
-            conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.QUEUED
-        )
-        if not conversation.title:
-            conversation.title = text[:80]
-        conversation.save(update_fields=["title", "updated_at"])
-        # Queued only once the user's message is safely stored (DESIGN.md invariant 2).
-        transaction.on_commit(lambda: generation_enqueue(reply=reply, model=conversation.model))
+    quota_check(user=conversation.owner)
+    if not while_writing and selectors.conversation_has_active_reply(conversation=conversation):
+        # One reply at a time: a second would answer a branch the first is still growing.
+        raise ValidationError(_("Wait for the reply to end, or stop it, first."))
+
+
+def _branch_leaf_locked(conversation: Conversation) -> Message | None:
+    # The leaf read inside the transaction that adds to it, so two tabs posting at once
+    # do not both append to the same message.
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+    conversation.refresh_from_db(fields=["current"])
+    return conversation.current or conversation.messages.order_by("-id").first()
+
+
+def _turn_start(conversation: Conversation, *, parent: Message | None,
+                text: str) -> tuple[Message, Message]:
+    user_message = Message.objects.create(
+        conversation=conversation, parent=parent, role=Message.Role.USER, content=text)
+    reply = Message.objects.create(
+        conversation=conversation, parent=user_message, role=Message.Role.ASSISTANT,
+        status=Message.Status.QUEUED)
+    if not conversation.title:
+        conversation.title = text[:80]
+    _current_set(conversation, reply)
+    # Queued only once the user's message is safely stored (DESIGN.md invariant 2).
+    transaction.on_commit(lambda: generation_enqueue(reply=reply, model=conversation.model))
     return user_message, reply
+
+
+def _current_set(conversation: Conversation, message: Message, *, activity: bool = True) -> None:
+    conversation.current = message
+    fields = ["current", "title", "updated_at"] if activity else ["current"]
+    conversation.save(update_fields=fields)
 
 
 def api_generation_start(*, owner: AbstractBaseUser, model: Model, params: dict,

@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
-from chat import export, selectors, services
-from chat.forms import ConversationForm
+from chat import export, prompting, selectors, services, sharing
+from chat.forms import ConversationForm, ConversationSettingsForm
 from chat.models import Conversation
+from models_registry.badges import model_badges_for
 
 CONVERSATIONS_LISTED = 200
 SEARCH_RESULTS_LISTED = 100
@@ -90,6 +91,36 @@ def conversation_export_json(request: HttpRequest, conversation_id: int) -> Http
                         headers=_attachment(conversation, "json"))
 
 
+@login_required
+@require_safe
+def message_tokens(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+    """A reply's tokens with their top alternatives, for the probability view."""
+    conversation = _conversation_or_404(request, conversation_id)
+    tokens = selectors.reply_tokens(conversation=conversation, reply_id=message_id)
+    if tokens is None:
+        raise Http404("No token probabilities for this reply.")
+    return JsonResponse({"tokens": tokens})
+
+
+@login_required
+@require_POST
+def conversation_settings(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    form = ConversationSettingsForm(
+        request.POST, defaults=prompting.conversation_settings_defaults(conversation))
+    if form.is_valid():
+        try:
+            services.conversation_settings_update(
+                conversation=conversation, system_prompt=form.cleaned_data["system_prompt"],
+                settings=form.settings())
+        except ValidationError as refusal:
+            form.add_error("system_prompt", refusal)
+    if not form.is_valid():
+        context = _conversation_context(request, conversation, settings_form=form)
+        return render(request, "chat/conversation.html", context, status=400)
+    return redirect("chat:conversation", conversation_id=conversation.pk)
+
+
 def _attachment(conversation: Conversation, extension: str) -> dict[str, str]:
     filename = export.export_filename(conversation=conversation, extension=extension)
     return {"Content-Disposition": content_disposition_header(True, filename)}
@@ -102,12 +133,24 @@ def _conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversa
     return conversation
 
 
-def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict:
-    messages = list(selectors.message_list(conversation=conversation))
+def _conversation_context(request: HttpRequest, conversation: Conversation,
+                          settings_form: ConversationSettingsForm | None = None) -> dict:
+    messages = selectors.message_list(conversation=conversation)
     for message in messages:
         if message.is_active:
             services.generation_check(reply=message)
-    return _sidebar_context(request) | {"conversation": conversation, "messages": messages}
+    defaults = prompting.conversation_settings_defaults(conversation)
+    if settings_form is None:
+        settings_form = ConversationSettingsForm(
+            initial={"system_prompt": conversation.system_prompt, **conversation.settings},
+            defaults=defaults)
+    return _sidebar_context(request) | {
+        "conversation": conversation,
+        "messages": messages,
+        "badges": model_badges_for(conversation.model),
+        "settings_form": settings_form,
+        "share_link": sharing.share_link_active(conversation=conversation),
+    }
 
 
 def _sidebar_context(request: HttpRequest, form: ConversationForm | None = None) -> dict:

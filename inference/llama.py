@@ -112,8 +112,23 @@ class LlamaContext:
     def request_prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The chat template applied to the messages, or a raw prompt as it is."""
         if request.prompt is None:
-            return self.chat_prompt_tokens(request.messages)
+            return self._chat_tokens_in_window(request)
         return self.model.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def _chat_tokens_in_window(self, request: GenerationRequest) -> list[int]:
+        """The chat prompt, less its oldest turns while it overflows the request's context
+        window (leaving room for the reply: max_tokens, at most half the window). System
+        messages and the last message always stay; if those alone overflow, the engine's
+        own context check refuses the prompt."""
+        messages = list(request.messages)
+        tokens = self.chat_prompt_tokens(messages)
+        if not request.context_window:
+            return tokens
+        window = min(request.context_window, self.n_ctx_slot)
+        budget = window - min(request.max_tokens, window // 2)
+        while len(tokens) > budget and _drop_oldest_turn(messages):
+            tokens = self.chat_prompt_tokens(messages)
+        return tokens
 
     def is_end_of_generation(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
@@ -244,3 +259,17 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
         if a[i] != b[i]:
             return i
     return n
+
+
+def _drop_oldest_turn(messages: list[dict[str, str]]) -> bool:
+    """Remove the oldest message with the replies that follow it (templates that want user
+    and assistant turns to alternate would refuse a lone reply first). Never the last
+    message, never a system message; False when nothing could go."""
+    first = next((index for index, message in enumerate(messages[:-1])
+                  if message.get("role") != "system"), None)
+    if first is None:
+        return False
+    del messages[first]
+    while first < len(messages) - 1 and messages[first].get("role") == "assistant":
+        del messages[first]
+    return True

@@ -36,6 +36,9 @@ class GenerationRequest:
     prompt: str | None = None  # raw text completion: the prompt as is, no chat template
     json_output: bool = False  # constrain the reply to JSON where the backend can
     reuse_prefix: bool = True  # start from a slot's cached KV when the prompt shares it
+    # A chat's context length: the oldest turns are left out until the prompt and room for
+    # the reply fit in this many tokens (local backends; None: the model's whole context).
+    context_window: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
 
 

@@ -80,3 +80,17 @@ class Usage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.model_name} ({self.outcome})"
+
+
+class TokenQuota(models.Model):
+    """How many tokens (prompt and reply) a user may spend per day, chat and API together;
+    set by admins. A user without one has no limit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_quota"
+    )
+    tokens_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.tokens_per_day} tokens/day"

@@ -4,7 +4,12 @@
 // A reply's .content keeps the text exactly as received (the stored text, and what
 // deltas append to); its .markdown sibling shows that text rendered, at most once per
 // animation frame while it streams.
+//
+// A conversation is a tree: regenerating a reply or editing a message adds a version
+// beside it, and the page shows one branch; the server sends that branch whole after
+// each change ("branch" events) and the page redraws it.
 import { codeCopy, markdownRender } from "./markdown.js";
+import { probabilitiesAttach, probabilitiesInit } from "./probabilities.js";
 
 const root = document.getElementById("chat");
 const list = document.getElementById("messages");
@@ -14,6 +19,8 @@ const stopButton = document.getElementById("stop");
 const errorBox = document.getElementById("chat-error");
 const announcer = document.getElementById("reply-status");
 const modelName = root.dataset.modelName;
+const modelQuant = root.dataset.modelQuant;
+const TERMINAL = ["done", "cancelled", "failed"];
 const seen = new Map(); // reply id -> last sequence number shown
 let socket = null;
 const renderPending = new Set(); // replies whose text changed since they were last drawn
@@ -25,11 +32,30 @@ function activeReplies() {
 
 function statsText(m) {
   if (m.completion_tokens === null || m.completion_tokens === undefined) return "";
-  const parts = [modelName, `${m.prompt_tokens} prompt tokens`, `${m.completion_tokens} tokens`];
-  if (m.ttft_ms !== null) parts.push(`first token ${Math.round(m.ttft_ms)} ms`);
-  if (m.tokens_per_second) parts.push(`${m.tokens_per_second.toFixed(1)} tokens/s`);
-  if (m.status === "cancelled") parts.push("stopped");
+  const parts = [modelQuant ? `${modelName} · ${modelQuant}` : modelName,
+    interpolate(gettext("%s prompt tokens"), [m.prompt_tokens]),
+    interpolate(ngettext("%s token", "%s tokens", m.completion_tokens), [m.completion_tokens])];
+  if (m.ttft_ms !== null && m.ttft_ms !== undefined) {
+    parts.push(interpolate(gettext("first token %s ms"), [Math.round(m.ttft_ms)]));
+  }
+  if (m.tokens_per_second) {
+    parts.push(interpolate(gettext("%s tokens/s"), [m.tokens_per_second.toFixed(1)]));
+  }
+  if (m.status === "cancelled") parts.push(gettext("stopped"));
   return parts.join(" · ");
+}
+
+// The page's server-rendered replies carry their figures as data attributes.
+function statsFromPage(el) {
+  const stats = el.querySelector(".stats");
+  const number = (value) => (value === "" || value === undefined ? null : Number(value));
+  stats.textContent = statsText({
+    status: el.dataset.status,
+    prompt_tokens: number(stats.dataset.promptTokens),
+    completion_tokens: number(stats.dataset.completionTokens),
+    ttft_ms: number(stats.dataset.ttftMs),
+    tokens_per_second: number(stats.dataset.tokensPerSecond),
+  });
 }
 
 function messageElement(m) {
@@ -38,6 +64,8 @@ function messageElement(m) {
   article.dataset.id = m.id;
   article.dataset.role = m.role;
   article.dataset.status = m.status;
+  article.dataset.versions = (m.versions || [m.id]).join(",");
+  if (m.status === "queued" || m.status === "streaming") article.setAttribute("aria-busy", "true");
   const content = document.createElement("div");
   content.className = "content";
   content.textContent = m.content; // model text is never inserted as HTML
@@ -45,12 +73,122 @@ function messageElement(m) {
   if (m.role === "assistant") {
     const error = document.createElement("p");
     error.className = "error";
-    error.hidden = true;
+    error.textContent = m.error || "";
+    error.hidden = !m.error;
     const stats = document.createElement("p");
     stats.className = "stats";
+    stats.textContent = statsText(m);
     article.append(error, stats);
   }
+  const actions = document.createElement("div");
+  actions.className = "message-actions";
+  article.append(actions);
   return article;
+}
+
+// --- actions: edit, regenerate, versions -------------------------------------------------
+function actionButton(action, label, text = label) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `action ${action}`;
+  button.dataset.action = action;
+  button.textContent = text;
+  if (text !== label) button.setAttribute("aria-label", label);
+  return button;
+}
+
+function versionSwitcher(el) {
+  const versions = el.dataset.versions.split(",").map(Number);
+  const index = versions.indexOf(Number(el.dataset.id));
+  const group = document.createElement("span");
+  group.className = "versions";
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", gettext("Versions"));
+  const previous = actionButton("previous-version", gettext("Previous version"), "‹");
+  previous.dataset.target = versions[index - 1] ?? "";
+  previous.disabled = index <= 0;
+  const next = actionButton("next-version", gettext("Next version"), "›");
+  next.dataset.target = versions[index + 1] ?? "";
+  next.disabled = index >= versions.length - 1;
+  const position = document.createElement("span");
+  position.className = "version-position";
+  position.textContent = interpolate(gettext("%s of %s"), [index + 1, versions.length]);
+  group.append(previous, position, next);
+  return group;
+}
+
+// Actions are offered only on a message at rest: a new version waits for the reply.
+function actionsRender(el) {
+  const actions = el.querySelector(".message-actions");
+  actions.replaceChildren();
+  if (el.dataset.versions.includes(",")) actions.append(versionSwitcher(el));
+  const writing = activeReplies().length > 0;
+  if (el.dataset.role === "user") {
+    const edit = actionButton("edit", gettext("Edit"));
+    edit.disabled = writing;
+    actions.append(edit);
+  } else if (TERMINAL.includes(el.dataset.status)) {
+    const regenerate = actionButton("regenerate", gettext("Regenerate"));
+    regenerate.disabled = writing;
+    actions.append(regenerate);
+    if (el.dataset.status !== "failed") probabilitiesAttach(el);
+  }
+}
+
+function actionsRenderAll() {
+  list.querySelectorAll(".message").forEach(actionsRender);
+}
+
+function editStart(el) {
+  if (el.querySelector(".edit-form")) return;
+  const content = el.querySelector(".content");
+  const editor = document.createElement("form");
+  editor.className = "edit-form";
+  const label = document.createElement("label");
+  label.className = "visually-hidden";
+  label.htmlFor = `edit-${el.dataset.id}`;
+  label.textContent = gettext("Edit your message");
+  const text = document.createElement("textarea");
+  text.id = label.htmlFor;
+  text.rows = Math.min(10, content.textContent.split("\n").length + 1);
+  text.value = content.textContent;
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = gettext("Save and send");
+  const cancel = actionButton("cancel-edit", gettext("Cancel"));
+  editor.append(label, text, save, cancel);
+  content.hidden = true;
+  el.querySelector(".message-actions").hidden = true;
+  content.after(editor);
+  text.focus();
+}
+
+function editEnd(el) {
+  el.querySelector(".edit-form")?.remove();
+  el.querySelector(".content").hidden = false;
+  el.querySelector(".message-actions").hidden = false;
+}
+
+function editSend(el) {
+  const text = el.querySelector(".edit-form textarea").value.trim();
+  if (!text) {
+    showError(gettext("Message is empty."));
+    return;
+  }
+  if (sendRequest({ type: "edit", message_id: Number(el.dataset.id), text })) editEnd(el);
+}
+
+function onAction(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const el = button.closest(".message");
+  const action = button.dataset.action;
+  if (action === "edit") editStart(el);
+  else if (action === "cancel-edit") editEnd(el);
+  else if (action === "regenerate") sendRequest({ type: "regenerate", reply_id: Number(el.dataset.id) });
+  else if (action === "previous-version" || action === "next-version") {
+    sendRequest({ type: "switch", message_id: Number(button.dataset.target) });
+  }
 }
 
 function replyRender(el) {
@@ -109,7 +247,10 @@ function replyElement(id) {
 }
 
 function refreshControls() {
-  stopButton.hidden = activeReplies().length === 0;
+  const writing = activeReplies().length > 0;
+  stopButton.hidden = !writing;
+  list.querySelectorAll('button[data-action="edit"], button[data-action="regenerate"]')
+    .forEach((button) => { button.disabled = writing; });
 }
 
 function onDelta(frame) {
@@ -125,11 +266,12 @@ function onDelta(frame) {
 // The reply is announced once, whole, when it ends: read token by token it would be noise.
 function finalAnnounce(el, frame) {
   if (frame.status === "failed") {
-    announce(`The reply failed. ${frame.error}`);
+    announce(interpolate(gettext("The reply failed. %s"), [frame.error]));
   } else if (frame.status === "cancelled") {
-    announce(`Reply stopped. ${spokenText(el)}`);
+    announce(interpolate(gettext("Reply stopped. %s"), [spokenText(el)]));
   } else {
-    announce(`${modelName} replied. ${spokenText(el)}`);
+    announce(interpolate(gettext("%(model)s replied. %(reply)s"),
+      { model: modelName, reply: spokenText(el) }, true));
   }
 }
 
@@ -147,6 +289,7 @@ function onFinal(frame) {
   error.hidden = !frame.error;
   el.querySelector(".stats").textContent = statsText(frame);
   finalAnnounce(el, frame);
+  actionsRender(el);
   refreshControls();
 }
 
@@ -167,8 +310,12 @@ function onEvent(event) {
   if (data.type === "conversation") {
     onTitle(data.title);
   } else if (data.type === "message") {
-    list.append(messageElement(data.message));
+    const el = messageElement(data.message);
+    list.append(el);
+    actionsRender(el);
     refreshControls();
+  } else if (data.type === "branch") {
+    onBranch(data.messages);
   } else if (data.type === "delta") {
     onDelta(data);
   } else if (data.type === "final") {
@@ -176,6 +323,20 @@ function onEvent(event) {
   } else if (data.type === "error") {
     showError(data.error);
   }
+}
+
+// The branch on show changed (a new version, or a switch): draw it whole. Its replies
+// still being written are followed by the server, from their first frame.
+function onBranch(messages) {
+  followingReplies(() => {
+    list.replaceChildren(...messages.map(messageElement));
+    for (const el of list.querySelectorAll(".message")) {
+      if (el.dataset.role === "assistant") replyRender(el);
+      if (el.getAttribute("aria-busy")) seen.delete(Number(el.dataset.id));
+    }
+  });
+  actionsRenderAll();
+  refreshControls();
 }
 
 function resumeActiveReplies() {
@@ -196,31 +357,35 @@ function connect() {
   socket.addEventListener("message", onEvent);
   socket.addEventListener("close", (event) => {
     if (event.code === 4401) {
-      showError("Your session has ended. Log in again to go on.");
+      showError(gettext("Your session has ended. Log in again to go on."));
       return;
     }
     if (event.code === 4404) {
-      showError("This conversation is not available.");
+      showError(gettext("This conversation is not available."));
       return;
     }
     setTimeout(connect, 1000); // resumes after the last frame shown
   });
 }
 
+// False when the connection is down: the caller keeps what was typed.
+function sendRequest(request) {
+  errorBox.hidden = true;
+  if (socket.readyState !== WebSocket.OPEN) {
+    showError(gettext("Reconnecting… what you typed is kept; send it again in a moment."));
+    return false;
+  }
+  socket.send(JSON.stringify(request));
+  return true;
+}
+
 function send() {
   const text = prompt.value.trim();
-  errorBox.hidden = true;
   if (!text) {
-    showError("Message is empty.");
+    showError(gettext("Message is empty."));
     return;
   }
-  if (socket.readyState !== WebSocket.OPEN) {
-    // Keep what was typed: it is sent once the connection is back.
-    showError("Reconnecting… your message is kept; send it again in a moment.");
-    return;
-  }
-  socket.send(JSON.stringify({ type: "send", text }));
-  prompt.value = "";
+  if (sendRequest({ type: "send", text })) prompt.value = "";
 }
 
 form.addEventListener("submit", (event) => {
@@ -250,9 +415,31 @@ document.addEventListener("keydown", (event) => {
 });
 list.addEventListener("click", async (event) => {
   const button = event.target.closest(".copy-code");
-  if (button) announce((await codeCopy(button)) ? "Code copied." : "Could not copy the code.");
+  if (button) {
+    announce((await codeCopy(button)) ? gettext("Code copied.") : gettext("Could not copy the code."));
+  }
+});
+list.addEventListener("click", onAction);
+list.addEventListener("submit", (event) => {
+  event.preventDefault();
+  editSend(event.target.closest(".message"));
+});
+list.addEventListener("keydown", (event) => {
+  if (!event.target.closest(".edit-form")) return;
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    editSend(event.target.closest(".message"));
+  } else if (event.key === "Escape") {
+    event.preventDefault(); // cancels the edit, not a reply
+    editEnd(event.target.closest(".message"));
+  }
 });
 
-list.querySelectorAll('.message[data-role="assistant"]').forEach(replyRender);
+list.querySelectorAll('.message[data-role="assistant"]').forEach((el) => {
+  replyRender(el);
+  statsFromPage(el);
+});
+probabilitiesInit(list, root.dataset.conversationId);
+actionsRenderAll();
 refreshControls();
 connect();

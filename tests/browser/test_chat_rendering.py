@@ -98,9 +98,11 @@ INERT_CHECK = """
 def seeded_conversation(owner, model, *, reply: str, question: str = "Show me.") -> Conversation:
     """A conversation with one finished exchange whose reply is exactly `reply`."""
     conversation = conversation_create(owner=owner, model=model)
-    Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER,
+                                   content=question)
     Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.DONE,
+        conversation=conversation, parent=asked, role=Message.Role.ASSISTANT,
+        status=Message.Status.DONE,
         content=reply, prompt_tokens=12, completion_tokens=34, ttft_ms=56.4,
         tokens_per_second=78.94,
     )

@@ -19,10 +19,10 @@ def conversation(alice, demo_model) -> Conversation:
     """Made without chat.services.message_post, which would queue a real generation."""
     conversation = Conversation.objects.create(owner=alice, model=demo_model,
                                                title="Sourdough starter")
-    Message.objects.create(conversation=conversation, role=Message.Role.USER,
-                           content="How often should I feed it?")
+    question = Message.objects.create(conversation=conversation, role=Message.Role.USER,
+                                      content="How often should I feed it?")
     Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT,
+        conversation=conversation, parent=question, role=Message.Role.ASSISTANT,
         content="Once a day at room temperature.\n\n```text\nflour 50 g\nwater 50 g\n```",
         prompt_tokens=12, completion_tokens=40, ttft_ms=123.4, tokens_per_second=35.25,
     )
@@ -198,9 +198,11 @@ def test_alice_exports_her_conversation_as_markdown(alice_client, conversation):
 
 
 def test_the_markdown_marks_failed_and_stopped_replies(alice_client, conversation):
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT,
-                           status=Message.Status.FAILED, error="no worker is serving it")
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT,
+    failed = Message.objects.create(
+        conversation=conversation, parent=conversation.messages.last(),
+        role=Message.Role.ASSISTANT, status=Message.Status.FAILED,
+        error="no worker is serving it")
+    Message.objects.create(conversation=conversation, parent=failed, role=Message.Role.ASSISTANT,
                            status=Message.Status.CANCELLED, content="```python\nprint(",
                            prompt_tokens=5, completion_tokens=3)
     text = alice_client.get(url("export_markdown", conversation)).content.decode()
