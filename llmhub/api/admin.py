@@ -1,9 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
 
 from llmhub.api.keys import api_key_revoke
-from llmhub.api.models import ApiKey, Usage
+from llmhub.api.models import ApiKey, TokenQuota, Usage
+from llmhub.api.quotas import quota_tokens_used_today
 
 
 @admin.register(ApiKey)
@@ -61,3 +66,37 @@ class UsageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Usage | None = None) -> bool:
         return False
+
+
+@admin.register(TokenQuota)
+class TokenQuotaAdmin(admin.ModelAdmin):
+    list_display = ["user", "tokens_per_day", "used_today", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["used_today", "updated_at"]
+
+    @admin.display(description=_("tokens used today (UTC)"))
+    def used_today(self, quota: TokenQuota) -> str:
+        if quota.pk is None:
+            return "-"
+        return number_format(quota_tokens_used_today(user=quota.user), force_grouping=True)
+
+
+class TokenQuotaInline(admin.StackedInline):
+    model = TokenQuota
+    can_delete = True  # deleting a user's quota lifts the limit
+    fields = ["tokens_per_day"]
+    verbose_name = _("daily token quota")
+    verbose_name_plural = _("daily token quota (none: no limit)")
+
+
+# The user's page is where an admin looks for a person's settings, so the quota is there
+# too; Django's own UserAdmin, with the quota added.
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class QuotaUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, TokenQuotaInline]

@@ -24,12 +24,16 @@ from inference.streams import FinalFrame, generation_stream_read
 from llmhub.api.keys import ApiAuthError, api_key_allows_model, api_key_authenticate
 from llmhub.api.limits import RateLimited, limits_admit, limits_count_tokens
 from llmhub.api.models import ApiKey
+from llmhub.api.quotas import QuotaExceeded, quota_check
 from llmhub.api.usage import usage_record
 from llmhub.redis import redis_async_client
 from models_registry.models import Model
 from models_registry.selectors import model_list_for_user
 
 IDLE_CHECK_MS = 5000  # after this long without a frame, ask the reaper about the reply
+# Calls that name a model but spend no tokens, so a spent quota does not refuse them. Any
+# other endpoint is checked: one added later is under the quota until it is listed here.
+TOKENLESS_ENDPOINTS = frozenset({"/api/show", "/api/pull", "/api/delete"})
 
 
 class ApiError(Exception):
@@ -143,8 +147,9 @@ async def call_refused(request: HttpRequest, error: ApiError) -> None:
 
 
 async def call_model(call: ApiCall, model_name: object) -> Model:
-    """The model the call names, if its key may use it, and admit the call under the
-    key's limits. An unknown model and a model the key may not use look the same."""
+    """The model the call names, if its key may use it, and admit the call under its
+    owner's daily quota and the key's limits. An unknown model and a model the key may
+    not use look the same."""
     if not isinstance(model_name, str) or not model_name:
         raise ApiError(400, "'model' is required and must be a string", param="model")
     model = await sync_to_async(_model_allowed)(call.key, model_name)
@@ -153,6 +158,7 @@ async def call_model(call: ApiCall, model_name: object) -> Model:
         raise ApiError(404, f"model '{model_name}' not found", param="model",
                        code="model_not_found")
     call.model = model
+    await _quota_admit(call)
     try:
         await sync_to_async(limits_admit)(call.key)
     except RateLimited as error:
@@ -160,6 +166,21 @@ async def call_model(call: ApiCall, model_name: object) -> Model:
         raise ApiError(429, error.message, kind="requests", code="rate_limit_exceeded",
                        headers={"Retry-After": str(error.retry_after_seconds)}) from None
     return model
+
+
+async def _quota_admit(call: ApiCall) -> None:
+    """Refuse the call when the key's owner has spent today's tokens: 429, as OpenAI
+    answers a spent quota, with Retry-After pointing at midnight UTC. Checked before the
+    per-key limits, so that a refused call does not use up the key's minute."""
+    if call.endpoint in TOKENLESS_ENDPOINTS:
+        return
+    try:
+        await sync_to_async(quota_check)(user=call.key.owner)
+    except QuotaExceeded as error:
+        # Recorded by api_view as rate_limited, with this message to tell it from the key's.
+        raise ApiError(429, error.messages[0], kind="insufficient_quota",
+                       code="insufficient_quota",
+                       headers={"Retry-After": str(error.retry_after_seconds)}) from None
 
 
 def _model_allowed(key: ApiKey, name: str) -> Model | None:

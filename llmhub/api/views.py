@@ -2,10 +2,12 @@
 llmhub.api.keys and llmhub.api.selectors."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -13,6 +15,7 @@ from llmhub.api import selectors
 from llmhub.api.charts import usage_chart
 from llmhub.api.forms import ApiKeyForm
 from llmhub.api.keys import api_key_create, api_key_revoke
+from llmhub.api.quotas import quota_status
 
 USAGE_DAYS = 30
 
@@ -58,4 +61,16 @@ def usage(request: HttpRequest) -> HttpResponse:
         "rows": rows, "everyone": everyone, "days": USAGE_DAYS,
         "chart": usage_chart(rows, selectors.usage_days(USAGE_DAYS)),
         "total": sum(row.tokens for row in rows),
+        "quota": None if everyone else _quota_context(request.user),
     })
+
+
+def _quota_context(user: AbstractBaseUser) -> dict | None:
+    status = quota_status(user=user)
+    if status is None:
+        return None
+    return {"used": number_format(status.used, force_grouping=True),
+            "tokens_per_day": number_format(status.tokens_per_day, force_grouping=True),
+            # The meter stops at full: a reply may finish past the quota.
+            "meter_value": min(status.used, status.tokens_per_day),
+            "meter_max": status.tokens_per_day, "is_spent": status.is_spent}
