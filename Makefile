@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 #   make install CMAKE_ARGS="-DGGML_CUDA=on"
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install run test bench bench-engine
+.PHONY: install run test bench bench-engine messages
 
 install: $(VENV)/.installed
 
@@ -29,3 +29,12 @@ bench: install
 
 bench-engine: install
 	$(PYTHON) -m bench.engine
+
+# French catalogs: collect the marked strings (Python and templates, then JS), translate the
+# new entries in locale/fr/LC_MESSAGES/*.po, and run it again to compile the .mo files that
+# are committed beside them (a fresh clone then needs no GNU gettext). Needs GNU gettext.
+MESSAGES_IGNORE := --ignore=.venv --ignore=data --ignore=static/vendor --ignore=tests --ignore=bench
+messages: install
+	$(PYTHON) manage.py makemessages -l fr --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(PYTHON) manage.py makemessages -d djangojs -l fr --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(PYTHON) manage.py compilemessages -l fr --ignore=.venv --ignore=data

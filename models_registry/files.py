@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from models_registry.models import Model
 
@@ -38,10 +39,10 @@ def huggingface_relative_path(repo_id: str, name: str) -> str:
 def url_relative_path(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        raise ValidationError(f"{url!r} is not an https URL")
+        raise ValidationError(_("'%(url)s' is not an https URL") % {"url": url})
     name = PurePosixPath(parts.path).name
     if not name.endswith(".gguf"):
-        raise ValidationError(f"{url!r} does not name a .gguf file")
+        raise ValidationError(_("'%(url)s' does not name a .gguf file") % {"url": url})
     url_hash = hashlib.sha256(url.encode()).hexdigest()[:12]
     return _safe_relative("url", parts.hostname, url_hash, name)
 
@@ -49,7 +50,7 @@ def url_relative_path(url: str) -> str:
 def _safe_relative(*pieces: str) -> str:
     path = PurePosixPath(*pieces)
     if any(part in ("..", "") for part in path.parts) or path.is_absolute():
-        raise ValidationError(f"unsafe file path {str(path)!r}")
+        raise ValidationError(_("unsafe file path '%(path)s'") % {"path": path})
     return str(path)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from models_registry.explain import bytes_in_words
 from models_registry.naming import _SPLIT, GGUF_SUFFIX, model_name_parse
@@ -62,7 +64,8 @@ class GGUFChoice:
     def label(self) -> str:
         words = [self.quant or _file_stem(self.files[0].path), bytes_in_words(self.size)]
         if len(self.files) > 1:
-            words.append(f"{len(self.files)} parts")
+            words.append(ngettext("%(count)d part", "%(count)d parts", len(self.files))
+                         % {"count": len(self.files)})
         return ", ".join(words)
 
 
@@ -95,8 +98,10 @@ def hf_gguf_choices(repo_id: str, revision: str = "main") -> list[GGUFChoice]:
     files = [file for file in hf_repo_files(repo_id, revision) if _is_gguf_model(file.path)]
     choices = [_choice_make(parts, repo_id) for parts in _split_sets(files)]
     if not choices:
-        at_revision = "" if revision == "main" else f" at revision {revision!r}"
-        raise HubError(f"{repo_id} has no GGUF file{at_revision}.")
+        if revision == "main":
+            raise HubError(_("%(repo)s has no GGUF file.") % {"repo": repo_id})
+        raise HubError(_("%(repo)s has no GGUF file at revision '%(revision)s'.")
+                       % {"repo": repo_id, "revision": revision})
     return sorted(choices, key=lambda choice: (choice.size, choice.files[0].path))
 
 
@@ -121,8 +126,9 @@ def repo_id_check(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID.fullmatch(repo_id) or "--" in repo_id or ".." in repo_id:
         raise HubError(
-            f"{repo_id!r} is not a Hugging Face repo id: expected owner/name in letters, digits, "
-            "'-', '_' and '.', for example bartowski/Qwen2.5-7B-Instruct-GGUF."
+            _("'%(repo)s' is not a Hugging Face repo id: expected owner/name in letters, "
+              "digits, '-', '_' and '.', for example bartowski/Qwen2.5-7B-Instruct-GGUF.")
+            % {"repo": repo_id}
         )
     return repo_id
 
@@ -148,24 +154,28 @@ def _hub_errors_explained(repo_id: str, revision: str) -> Iterator[None]:
         yield
     except GatedRepoError as error:
         raise HubError(
-            f"{repo_id} on {endpoint} is gated: accept its terms on the Hub with the account "
-            "whose token is in HF_TOKEN."
+            _("%(repo)s on %(endpoint)s is gated: accept its terms on the Hub with the account "
+              "whose token is in HF_TOKEN.") % {"repo": repo_id, "endpoint": endpoint}
         ) from error
     except RepositoryNotFoundError as error:
         raise HubError(
-            f"no repository {repo_id!r} on {endpoint} (or it is private and HF_TOKEN cannot "
-            "read it)."
+            _("no repository '%(repo)s' on %(endpoint)s (or it is private and HF_TOKEN cannot "
+              "read it).") % {"repo": repo_id, "endpoint": endpoint}
         ) from error
     except RevisionNotFoundError as error:
-        raise HubError(f"{repo_id} on {endpoint} has no revision {revision!r}.") from error
+        raise HubError(_("%(repo)s on %(endpoint)s has no revision '%(revision)s'.")
+                       % {"repo": repo_id, "endpoint": endpoint, "revision": revision}) from error
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else "an error"
-        raise HubError(f"{endpoint} answered {status} for {repo_id}.") from error
+        raise HubError(_("%(endpoint)s answered %(status)s for %(repo)s.")
+                       % {"endpoint": endpoint, "status": status, "repo": repo_id}) from error
     except (httpx2.TransportError, OfflineModeIsEnabled) as error:
         reason = str(error) or type(error).__name__
-        raise HubError(f"cannot reach {endpoint} ({reason}).") from error
+        raise HubError(_("cannot reach %(endpoint)s (%(reason)s).")
+                       % {"endpoint": endpoint, "reason": reason}) from error
     except json.JSONDecodeError as error:
-        raise HubError(f"{endpoint} does not answer like a Hugging Face Hub.") from error
+        raise HubError(_("%(endpoint)s does not answer like a Hugging Face Hub.")
+                       % {"endpoint": endpoint}) from error
 
 
 def _is_gguf_model(path: str) -> bool:

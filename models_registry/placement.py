@@ -3,6 +3,7 @@ then the fullest node that still fits (packing leaves big holes for big models).
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, Sum
+from django.utils.translation import gettext as _
 
 from models_registry.explain import bytes_in_words
 from models_registry.files import model_relative_paths
@@ -16,7 +17,8 @@ MARGIN_BYTES = 256 * 1024 * 1024  # compute buffers and the runtime, beside weig
 def placement_memory_needed(*, model: Model, slots: int) -> int:
     """Weights + KV cache for ``slots`` replies at the model's context length + a margin."""
     if not model.metadata:
-        raise ValidationError(f"{model.name}'s file header has not been read")
+        raise ValidationError(_("%(model)s's file header has not been read")
+                              % {"model": model.name})
     kv = GGUFMetadata(**model.metadata).kv_cache_bytes(model.context_length * slots)
     return model.file_size + kv + MARGIN_BYTES
 
@@ -52,17 +54,20 @@ def _node_holds_file(node: Node, model: Model) -> bool:
 
 def _refusal(model, needed, replicas, candidates, fitting, free) -> str:
     if not candidates:
-        return f"{model.name} needs {bytes_in_words(needed)}; no ready node without it"
+        return _("%(model)s needs %(size)s; no ready node without it") % {
+            "model": model.name, "size": bytes_in_words(needed)}
     best = max(free.values())
-    return (f"{model.name} needs {bytes_in_words(needed)} per replica; {len(fitting)} of "
-            f"{replicas} replicas fit (best node has {bytes_in_words(max(best, 0))} free)")
+    return _("%(model)s needs %(size)s per replica; %(fit)d of %(replicas)d replicas fit "
+             "(best node has %(free)s free)") % {
+        "model": model.name, "size": bytes_in_words(needed), "fit": len(fitting),
+        "replicas": replicas, "free": bytes_in_words(max(best, 0))}
 
 
 def model_deploy(*, model: Model, replicas: int, slots: int) -> list[Placement]:
     """Place ``replicas`` more replicas of ``model`` with ``slots`` slots each; each chosen
     node's worker then pulls the file, loads it and takes the model's queue."""
     if replicas < 1 or slots < 1:
-        raise ValidationError("replicas and slots must be at least 1")
+        raise ValidationError(_("replicas and slots must be at least 1"))
     with transaction.atomic():
         nodes = placement_plan(model=model, replicas=replicas, slots=slots)
         needed = placement_memory_needed(model=model, slots=slots)
@@ -95,8 +100,8 @@ def model_delete(*, model: Model) -> None:
             model.delete()
     except ProtectedError:
         raise ValidationError(
-            f"Conversations use {model.name}, so it stays: disable it to take it out of the "
-            "picker, or undeploy it to free its nodes.") from None
+            _("Conversations use %(model)s, so it stays: disable it to take it out of the "
+              "picker, or undeploy it to free its nodes.") % {"model": model.name}) from None
 
 
 def _release(model: Model, *, remove_files: bool) -> int:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from models_registry.files import huggingface_relative_path, url_relative_path
 from models_registry.gguf_metadata import GGUFError, gguf_metadata_read
@@ -67,7 +68,8 @@ def model_register_path(*, path: str, name: str = "") -> Model:
     """Register a GGUF file that lies at ``path`` on the nodes' disks (the web process may
     not see it: a worker reads its header)."""
     if not Path(path).is_absolute() or not path.endswith(".gguf"):
-        raise ValidationError(f"{path!r} is not an absolute path to a .gguf file")
+        raise ValidationError(_("'%(path)s' is not an absolute path to a .gguf file")
+                              % {"path": path})
     name = name.strip() or _parsed_name(Path(path).name)
     return _model_create(name=name, source_kind=Model.SourceKind.LOCAL_FILE, source=path,
                          file_path=path)
@@ -81,12 +83,12 @@ def model_register_remote(*, name: str, backend: str, base_url: str, remote_name
     """Register a model served by a remote OpenAI-compatible, OpenRouter or Ollama server.
     Its key stays in the workers' environment, named by ``api_key_env``, never here."""
     if backend not in REMOTE_BACKENDS:
-        raise ValidationError(f"{backend!r} is not a remote backend")
+        raise ValidationError(_("'%(backend)s' is not a remote backend") % {"backend": backend})
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", base_url):
-        raise ValidationError(f"{base_url!r} is not an http(s) URL")
+        raise ValidationError(_("'%(url)s' is not an http(s) URL") % {"url": base_url})
     if api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
-        raise ValidationError(f"{api_key_env!r} is not an environment variable name "
-                              "(give the variable's name, not the key)")
+        raise ValidationError(_("'%(name)s' is not an environment variable name (give the "
+                                "variable's name, not the key)") % {"name": api_key_env})
     model = Model.objects.create(
         name=_name_checked(name), backend=backend, source_kind=Model.SourceKind.REMOTE,
         source=base_url, base_url=base_url.rstrip("/"), remote_name=remote_name or name,
@@ -97,9 +99,9 @@ def model_register_remote(*, name: str, backend: str, base_url: str, remote_name
 def _name_checked(name: str) -> str:
     name = name.strip()
     if not name:
-        raise ValidationError("the model needs a name")
+        raise ValidationError(_("the model needs a name"))
     if Model.objects.filter(name=name).exists():
-        raise ValidationError(f"a model named {name!r} exists already")
+        raise ValidationError(_("a model named '%(name)s' exists already") % {"name": name})
     return name
 
 
@@ -109,7 +111,7 @@ def model_register_url(*, url: str, name: str = "", sha256: str = "") -> Model:
     relative = url_relative_path(url)
     sha256 = sha256.strip().lower()
     if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValidationError("a sha256 is 64 hexadecimal digits")
+        raise ValidationError(_("a sha256 is 64 hexadecimal digits"))
     file_name = PurePosixPath(relative).name
     name = name.strip() or _parsed_name(file_name)
     return _model_create(name=name, source_kind=Model.SourceKind.URL, source=url,
@@ -121,8 +123,8 @@ def _parsed_name(file_name: str) -> str:
     try:
         return model_name_parse(file_name).ollama_name
     except ValueError:
-        raise ValidationError(f"{file_name} does not say which model it is: give it a name") \
-            from None
+        raise ValidationError(_("%(file)s does not say which model it is: give it a name")
+                              % {"file": file_name}) from None
 
 
 def _model_create(*, name: str, **fields) -> Model:

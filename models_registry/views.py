@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from models_registry import placement, services
@@ -23,7 +24,7 @@ def staff_required(view: Callable) -> Callable:
     @wraps(view)
     def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_staff:
-            raise PermissionDenied("Only staff manage models.")
+            raise PermissionDenied(_("Only staff manage models."))
         return view(request, *args, **kwargs)
 
     return login_required(checked)
@@ -96,7 +97,7 @@ def model_delete_submit(request: HttpRequest, model_id: int) -> HttpResponse:
 def _enabled_model_or_404(model_id: int) -> Model:
     model = model_list_enabled().filter(pk=model_id).first()
     if model is None:
-        raise Http404("No such model.")
+        raise Http404(_("No such model."))
     return model
 
 
@@ -135,7 +136,7 @@ def _source_add(request: HttpRequest) -> HttpResponse:
 
 
 def _not_added(error: ValidationError) -> str:
-    return "Not added: " + " ".join(error.messages)
+    return _("Not added: %(reasons)s") % {"reasons": " ".join(error.messages)}
 
 
 def _register_url_or_path(data: dict) -> Model:
@@ -154,15 +155,19 @@ def _hub_choices_show(request: HttpRequest, form: ModelSourceForm) -> HttpRespon
     try:
         choices = hf_gguf_choices(form.cleaned_data["repo_id"], form.cleaned_data["revision"])
     except HubError as error:
-        return _add_render(request, form, error=f"Hugging Face: {error}", status=400)
+        return _add_render(request, form, error=_hub_refusal(error), status=400)
     return _add_render(request, form, choices=choices)
+
+
+def _hub_refusal(error: HubError) -> str:
+    return _("Hugging Face: %(reason)s") % {"reason": error}
 
 
 def _hub_choice_add(request: HttpRequest) -> HttpResponse:
     choice_form = HubChoiceForm(request.POST)
     if not choice_form.is_valid():
         return _add_render(request, ModelSourceForm(), status=400,
-                           error="That choice came incomplete: look the repo up again.")
+                           error=_("That choice came incomplete: look the repo up again."))
     data = choice_form.cleaned_data
     # The repo stays in step one's fields above the error, to be looked up again.
     form = ModelSourceForm({"kind": Model.SourceKind.HUGGINGFACE, "repo_id": data["repo_id"],
@@ -171,7 +176,7 @@ def _hub_choice_add(request: HttpRequest) -> HttpResponse:
     try:
         choices = hf_gguf_choices(data["repo_id"], data["revision"])
     except HubError as error:
-        return _add_render(request, form, error=f"Hugging Face: {error}", status=400)
+        return _add_render(request, form, error=_hub_refusal(error), status=400)
     try:
         model = services.model_register_huggingface(
             repo_id=data["repo_id"], revision=data["revision"], name=data["name"],
@@ -185,4 +190,5 @@ def _choice_by_first_path(choices: Sequence[GGUFChoice], first_path: str) -> GGU
     for choice in choices:
         if choice.files[0].path == first_path:
             return choice
-    raise ValidationError(f"the repo no longer offers {first_path}: pick again below")
+    raise ValidationError(_("the repo no longer offers %(path)s: pick again below")
+                          % {"path": first_path})

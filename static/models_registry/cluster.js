@@ -8,37 +8,54 @@ const modelId = replicasTable.dataset.modelId ? Number(replicasTable.dataset.mod
 const NODE_COLUMNS = 10;
 const RECONNECT_MS = 2000;
 
-// Placement.State's labels.
+// gettext(), pgettext(), interpolate() and get_format() come from the page's
+// JavaScript catalog (base.html), in the page's language.
+
+// Placement.State's labels, as registry_words.py words them.
 const STATE_LABELS = {
-  pending: "Waiting for the node",
-  pulling: "Downloading",
-  loading: "Loading",
-  ready: "Serving",
-  failed: "Failed",
+  pending: gettext("Waiting for the node"),
+  pulling: gettext("Downloading"),
+  loading: gettext("Loading"),
+  ready: gettext("Serving"),
+  failed: gettext("Failed"),
 };
 
 // Worded as models_registry/templatetags/registry_words.py words the first render.
+function decimal(number) {
+  return number.toFixed(1).replace(".", get_format("DECIMAL_SEPARATOR"));
+}
+
 function bytesInWords(size) {
-  for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]]) {
-    if (size >= scale) return `${(size / scale).toFixed(1)} ${unit}`;
+  const units = [[pgettext("bytes", "GB"), 1e9], [pgettext("bytes", "MB"), 1e6], [pgettext("bytes", "kB"), 1e3]];
+  for (const [unit, scale] of units) {
+    if (size >= scale) return `${decimal(size / scale)} ${unit}`;
   }
-  return `${size || 0} bytes`;
+  const count = size || 0;
+  return interpolate(ngettext("%(count)s byte", "%(count)s bytes", count), { count }, true);
 }
 
 function rateWords(bytesPerSecond) {
-  return `${((bytesPerSecond || 0) / 1e6).toFixed(1)} MB/s`;
+  return interpolate(gettext("%(rate)s MB/s"), { rate: decimal((bytesPerSecond || 0) / 1e6) }, true);
 }
 
 function etaWords(seconds) {
-  if (seconds === null || seconds === undefined) return "time left unknown";
+  if (seconds === null || seconds === undefined) return gettext("time left unknown");
   const s = Math.round(seconds);
-  if (s < 60) return `${s} s left`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s left`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min left`;
+  if (s < 60) return interpolate(gettext("%(s)s s left"), { s }, true);
+  if (s < 3600) {
+    return interpolate(gettext("%(min)s min %(s)s s left"), { min: Math.floor(s / 60), s: s % 60 }, true);
+  }
+  const parts = { h: Math.floor(s / 3600), min: Math.floor((s % 3600) / 60) };
+  return interpolate(gettext("%(h)s h %(min)s min left"), parts, true);
 }
 
 function gpuWords(gpu) {
-  return `${gpu.name || "GPU"}: ${bytesInWords(gpu.memory_free || 0)} free of ${bytesInWords(gpu.memory_total || 0)}`;
+  const parts = { name: gpu.name || "GPU", free: bytesInWords(gpu.memory_free || 0), total: bytesInWords(gpu.memory_total || 0) };
+  return interpolate(gettext("%(name)s: %(free)s free of %(total)s"), parts, true);
+}
+
+function ofWords(done, total) {
+  return interpolate(gettext("%(done)s of %(total)s"), { done, total }, true);
 }
 
 function element(tag, text, className) {
@@ -58,16 +75,16 @@ function emptyRow(columns, text) {
 
 function nodeStateCell(node) {
   const cell = element("td");
-  cell.append(element("span", node.ready ? "ready" : "not ready", `pill ${node.ready ? "ready" : "not-ready"}`));
+  cell.append(element("span", node.ready ? gettext("ready") : gettext("not ready"), `pill ${node.ready ? "ready" : "not-ready"}`));
   if (!node.accepts_placements) {
-    cell.append(" ", element("small", "pinned: takes no new replicas", "pinned"));
+    cell.append(" ", element("small", gettext("pinned: takes no new replicas"), "pinned"));
   }
   return cell;
 }
 
 function gpusCell(gpus) {
   const cell = element("td");
-  if (!gpus.length) cell.textContent = "none";
+  if (!gpus.length) cell.textContent = gettext("none");
   for (const gpu of gpus) cell.append(element("div", gpuWords(gpu)));
   return cell;
 }
@@ -78,7 +95,7 @@ function nodeRow(node) {
   const name = element("th", node.name);
   name.scope = "row";
   const load = element("td", `${node.active_tasks} / ${node.task_slots}`, "number");
-  load.title = "replies being written / replies it can write at once";
+  load.title = gettext("replies being written / replies it can write at once");
   row.append(
     name,
     nodeStateCell(node),
@@ -87,9 +104,9 @@ function nodeRow(node) {
     element("td", bytesInWords(node.ram_bytes), "number"),
     gpusCell(node.gpus),
     element("td", bytesInWords(node.disk_free_bytes), "number"),
-    element("td", node.models.join(", ") || "nothing"),
+    element("td", node.models.join(", ") || gettext("nothing")),
     load,
-    element("td", `${bytesInWords(node.free_bytes)} of ${bytesInWords(node.capacity_bytes)}`, "number"),
+    element("td", ofWords(bytesInWords(node.free_bytes), bytesInWords(node.capacity_bytes)), "number"),
   );
   return row;
 }
@@ -101,7 +118,7 @@ function pullElement(progress) {
   if (progress.total) {
     bar.max = progress.total;
     bar.value = progress.done;
-    done += ` of ${bytesInWords(progress.total)}`;
+    done = ofWords(done, bytesInWords(progress.total));
   }
   box.append(bar, element("small", `${done} · ${rateWords(progress.rate)} · ${etaWords(progress.eta)}`));
   return box;
@@ -140,12 +157,12 @@ function replicaRow(placement) {
 function render(cluster) {
   if (nodesBody) {
     const rows = cluster.nodes.map(nodeRow);
-    nodesBody.replaceChildren(...(rows.length ? rows : [emptyRow(NODE_COLUMNS, "No node has reported yet: start a worker.")]));
+    nodesBody.replaceChildren(...(rows.length ? rows : [emptyRow(NODE_COLUMNS, gettext("No node has reported yet: start a worker."))]));
   }
   const placements = cluster.placements.filter((p) => modelId === null || p.model_id === modelId);
   const rows = placements.map(replicaRow);
   const columns = modelId === null ? 5 : 4;
-  replicasTable.tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(columns, "No replica is placed.")]));
+  replicasTable.tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(columns, gettext("No replica is placed."))]));
 }
 
 function statusShow(text) {
@@ -160,15 +177,15 @@ function connect() {
     const data = JSON.parse(event.data);
     if (data.type !== "cluster") return;
     render(data);
-    statusShow("Live: changes show as they happen.");
+    statusShow(gettext("Live: changes show as they happen."));
   });
   socket.addEventListener("close", (event) => {
     if (event.code === 4401) {
-      statusShow("Your session has ended. Log in again to see live changes.");
+      statusShow(gettext("Your session has ended. Log in again to see live changes."));
     } else if (event.code === 4403) {
-      statusShow("Only staff see live changes.");
+      statusShow(gettext("Only staff see live changes."));
     } else {
-      statusShow("Connection lost; reconnecting…");
+      statusShow(gettext("Connection lost; reconnecting…"));
       setTimeout(connect, RECONNECT_MS);
     }
   });
