@@ -408,8 +408,18 @@ function stopActiveReplies() {
 }
 
 stopButton.addEventListener("click", stopActiveReplies);
+// Esc stops from the composer or the page, not while typing in another field (search,
+// rename, settings), where Esc belongs to that field.
+function escapeStops(event) {
+  const target = event.target;
+  const typing = target instanceof HTMLElement && target.matches("input, textarea, select")
+    && target !== prompt;
+  return event.key === "Escape" && !event.defaultPrevented && !typing
+    && activeReplies().length > 0;
+}
+
 document.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape" || event.defaultPrevented || activeReplies().length === 0) return;
+  if (!escapeStops(event)) return;
   event.preventDefault();
   stopActiveReplies();
 });

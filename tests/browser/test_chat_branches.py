@@ -147,3 +147,18 @@ def test_the_settings_panel_saves_a_system_prompt_and_refuses_a_bad_value(
     page.get_by_text("Settings", exact=True).click()
     expect(page.get_by_label("System prompt")).to_have_value("Answer in one word.")
     page.screenshot(path=artifacts / "chat-settings.png", full_page=True)
+
+
+def test_esc_in_another_field_does_not_stop_the_reply(page, alice, demo_model):
+    demo_model.max_tokens = 400
+    demo_model.save()
+    log_in(page, "alice", "alice-password-1")
+    new_conversation(page, demo_model)
+    send_message(page, "Tell me a long story about a lighthouse.")
+    expect(page.locator(LAST_REPLY)).to_have_attribute("data-status", "streaming",
+                                                       timeout=REPLY_TIMEOUT_MS)
+    page.get_by_label("Search conversations").press("Escape")
+    page.wait_for_timeout(500)
+    expect(page.locator(LAST_REPLY)).to_have_attribute("data-status", "streaming")
+    page.locator("#prompt").press("Escape")
+    wait_for_status(page, "cancelled")
