@@ -110,14 +110,19 @@ def test_esc_cancels_an_edit_without_sending(page, alice, short_replies):
     assert conversation.messages.count() == 2
 
 
-def test_actions_wait_while_a_reply_is_written(page, alice, demo_model):
-    demo_model.max_tokens = 400
-    demo_model.save()
+def long_reply_streaming(page, model) -> None:
+    """Alice's new conversation with a long reply being written."""
+    model.max_tokens = 400
+    model.save()
     log_in(page, "alice", "alice-password-1")
-    new_conversation(page, demo_model)
+    new_conversation(page, model)
     send_message(page, "Tell me a long story about a lighthouse.")
     expect(page.locator(LAST_REPLY)).to_have_attribute("data-status", "streaming",
                                                        timeout=REPLY_TIMEOUT_MS)
+
+
+def test_actions_wait_while_a_reply_is_written(page, alice, demo_model):
+    long_reply_streaming(page, demo_model)
     expect(page.locator(USER_MESSAGE).first.get_by_role("button", name="Edit")).to_be_disabled()
     page.get_by_role("button", name="Stop").click()
     wait_for_status(page, "cancelled")
@@ -150,13 +155,7 @@ def test_the_settings_panel_saves_a_system_prompt_and_refuses_a_bad_value(
 
 
 def test_esc_in_another_field_does_not_stop_the_reply(page, alice, demo_model):
-    demo_model.max_tokens = 400
-    demo_model.save()
-    log_in(page, "alice", "alice-password-1")
-    new_conversation(page, demo_model)
-    send_message(page, "Tell me a long story about a lighthouse.")
-    expect(page.locator(LAST_REPLY)).to_have_attribute("data-status", "streaming",
-                                                       timeout=REPLY_TIMEOUT_MS)
+    long_reply_streaming(page, demo_model)
     page.get_by_label("Search conversations").press("Escape")
     page.wait_for_timeout(500)
     expect(page.locator(LAST_REPLY)).to_have_attribute("data-status", "streaming")
