@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from chat.models import Message
+from chat.models import Conversation, Message
 from chat.prompting import generation_request
 from chat.services import failed_frame, generation_fail, generation_finish
 from inference.backends import BackendError, backend_get
@@ -17,6 +17,12 @@ from llmhub.redis import redis_client
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 0.1
+# The chat page's token-probability view shows this many candidates per token.
+CHAT_TOP_ALTERNATIVES = 5
+# Backends asked for a chat reply's token log. Not the remote ones: some of their models
+# refuse any request that asks for logprobs (OpenAI's reasoning models answer 400), and a
+# reply must not fail for a view its reader may never open.
+TOKEN_LOG_BACKENDS = ("llamacpp",)
 
 
 def generation_claim(*, reply_id: int, worker_name: str) -> Message | None:
@@ -50,6 +56,9 @@ def generation_run(*, reply_id: int, worker_name: str) -> None:
     if reply is None:
         return
     request = generation_request(reply)
+    token_log: list | None = [] if _keeps_token_log(reply, request) else None
+    if token_log is not None:
+        request.logprobs = CHAT_TOP_ALTERNATIVES
     writer = GenerationStreamWriter(
         redis_client(),
         reply_id,
@@ -58,7 +67,8 @@ def generation_run(*, reply_id: int, worker_name: str) -> None:
     )
     watching = _watch_cancel_flag(reply_id, request)
     try:
-        final = _stream(request, writer)
+        final = _stream(request, writer, token_log)
+        _token_log_store(reply_id, final, token_log)
         if generation_finish(reply_id=reply_id, final=final):
             writer.finish(final)
     except StreamClosed:
@@ -72,7 +82,27 @@ def generation_run(*, reply_id: int, worker_name: str) -> None:
         watching.set()
 
 
-def _stream(request: GenerationRequest, writer: GenerationStreamWriter) -> FinalFrame:
+def _keeps_token_log(reply: Message, request: GenerationRequest) -> bool:
+    """A chat page's reply keeps its tokens for the probability view; an API reply keeps
+    only what its caller asked for (in its params), in its stream."""
+    return (reply.conversation.origin == Conversation.Origin.CHAT
+            and "logprobs" not in reply.params
+            and request.model.backend in TOKEN_LOG_BACKENDS)
+
+
+def _token_log_store(reply_id: int, final: FinalFrame, token_log: list | None) -> None:
+    """Keep a chat reply's tokens, done or cancelled, before its status and its final frame
+    say it ended: a page that sees either may fetch them at once."""
+    if not token_log or final["status"] == "failed":
+        return  # NULL: the view says this reply has none
+    Message.objects.filter(pk=reply_id, status__in=Message.ACTIVE).update(tokens=token_log)
+
+
+def _stream(request: GenerationRequest, writer: GenerationStreamWriter,
+            token_log: list | None = None) -> FinalFrame:
+    """Relay the backend's text to the stream; with a ``token_log``, collect the tokens'
+    logprobs there instead of sending them in frames (the page reads them once the reply
+    ends, and every frame stays as small as the text it carries)."""
     started = time.perf_counter()
     first_at: float | None = None
     parts: list[str] = []
@@ -82,10 +112,25 @@ def _stream(request: GenerationRequest, writer: GenerationStreamWriter) -> Final
                 return _final_frame(event, "".join(parts), started, first_at)
             first_at = first_at or time.perf_counter()
             parts.append(event.text)
-            writer.append(event.text, _logprobs_frame(event) if request.logprobs else None)
+            logprobs = _logprobs_frame(event) if request.logprobs else None
+            if token_log is not None and logprobs is not None:
+                token_log.extend(_token_log_entries(event, logprobs))
+                logprobs = None
+            if event.text or logprobs:  # a token that ends mid-character brings no text yet
+                writer.append(event.text, logprobs)
     except BackendError as error:
         return failed_frame(error.message, "".join(parts))
     return failed_frame("the backend ended without completing", "".join(parts))
+
+
+def _token_log_entries(chunk: TextChunk, entries: list) -> list:
+    """A chunk of one token is what that token added to the reply: its text there, so
+    that the log's texts add up to the reply exactly. Alone, the two tokens of a character
+    split in two read as U+FFFD each; in the log the second holds the whole character and
+    the first holds "". (A chat reply has no stop strings, which may hold text back.)"""
+    if len(entries) == 1:
+        entries[0][0] = chunk.text
+    return entries
 
 
 def _logprobs_frame(chunk: TextChunk) -> list:

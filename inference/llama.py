@@ -7,6 +7,7 @@ import ctypes
 import math
 import os
 import time
+from typing import NamedTuple
 
 import llama_cpp
 import numpy as np
@@ -19,6 +20,7 @@ from inference.types import GenerationRequest, ModelSpec, TokenLogprob
 
 BATCH_TOKENS = 1024
 PENALTY_LAST_N = 64
+NEAR_PEAK_WIDTHS = (4.0, 16.0, math.inf)  # logits below the best one, tried in turn
 
 
 class Batch:
@@ -50,6 +52,26 @@ class Batch:
         llama_cpp.llama_batch_free(self.raw)
 
 
+class Distribution(NamedTuple):
+    """Next-token logits, less the largest (the best token's is 0), and their log-sum-exp:
+    a token's logprob is its logit - log_total."""
+
+    logits: np.ndarray
+    log_total: float
+
+    def best(self, top: int) -> np.ndarray:
+        """The ``top`` likeliest tokens, best first."""
+        # Most steps have a handful of tokens near the best one: partitioning those, not
+        # the whole vocabulary, takes a third of the time. A confident step has fewer than
+        # ``top`` near it: look wider.
+        for width in NEAR_PEAK_WIDTHS:
+            near = np.flatnonzero(self.logits >= -width)
+            if len(near) >= top:
+                break
+        best = near[np.argpartition(self.logits[near], len(near) - top)[len(near) - top:]]
+        return best[np.argsort(-self.logits[best], kind="stable")]
+
+
 class LlamaContext:
     def __init__(self, spec: ModelSpec) -> None:
         set_verbose(False)  # llama.cpp logs every tensor of the graph otherwise
@@ -67,6 +89,8 @@ class LlamaContext:
         self.cached: list[list[int]] = [[] for _ in range(self.n_slots)]
         self.last_used = [0.0] * self.n_slots
         self._formatter = self._chat_formatter()
+        self._texts: dict[int, str] = {}  # token -> its text alone (text_of)
+        self._scratch = np.empty(self.n_vocab, dtype=np.float32)  # log_distribution's
 
     def _context(self, spec: ModelSpec):
         params = llama_cpp.llama_context_default_params()
@@ -224,27 +248,37 @@ class LlamaContext:
     def sampler_free(self, chain) -> None:
         llama_cpp.llama_sampler_free(chain)
 
-    def log_distribution(self, index: int) -> np.ndarray:
-        """The model's own next-token distribution at a batch index, as log-probabilities.
+    def log_distribution(self, index: int) -> Distribution:
+        """The model's own next-token distribution at a batch index.
 
         Read before sampling: it is what the model predicted, whatever the sampler picks.
         """
         pointer = llama_cpp.llama_get_logits_ith(self.ctx, index)
-        logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).astype(np.float64)
-        shifted = logits - logits.max()
-        return shifted - math.log(np.exp(shifted).sum())
+        # Kept as float32 logits and their log-sum-exp, not as a float64 log-softmax of
+        # the whole vocabulary: the chat page asks for logprobs on every token, and each
+        # pass over a 49k vocabulary costs about 1% of the demo model's decode step
+        # (bench.logprobs: 0.90 of the speed without logprobs before, 0.96 now).
+        view = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+        shifted = view - view.max()
+        log_total = math.log(float(np.exp(shifted, out=self._scratch).sum()))
+        return Distribution(shifted, log_total)
 
-    def token_logprob(self, distribution: np.ndarray, token: int, top: int) -> TokenLogprob:
-        best = np.argpartition(-distribution, top)[:top] if top else []
-        best = sorted(best, key=lambda t: -distribution[t])
+    def token_logprob(self, distribution: Distribution, token: int, top: int) -> TokenLogprob:
+        logits, log_total = distribution.logits, distribution.log_total
+        best = distribution.best(top) if top else ()
         return TokenLogprob(
             token=self.text_of(token),
-            logprob=float(distribution[token]),
-            top=tuple((self.text_of(t), float(distribution[t])) for t in best),
+            logprob=float(logits[token]) - log_total,
+            top=tuple((self.text_of(t), float(logits[t]) - log_total) for t in best),
         )
 
     def text_of(self, token) -> str:
-        return self.piece(int(token)).decode("utf-8", errors="replace")
+        # Cached: the same few thousand tokens come back as alternatives step after step.
+        token = int(token)
+        text = self._texts.get(token)
+        if text is None:
+            text = self._texts[token] = self.piece(token).decode("utf-8", errors="replace")
+        return text
 
 
 def thread_count(spec: ModelSpec) -> int:
