@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 #   make install CMAKE_ARGS="-DGGML_CUDA=on"
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install run test bench bench-engine messages
+.PHONY: install run test bench bench-engine bench-logprobs messages
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ bench: install
 
 bench-engine: install
 	$(PYTHON) -m bench.engine
+
+bench-logprobs: install
+	$(PYTHON) -m bench.logprobs --interleaved
 
 # French catalogs: collect the marked strings (Python and templates, then JS), translate the
 # new entries in locale/fr/LC_MESSAGES/*.po, and run it again to compile the .mo files that
