@@ -71,7 +71,7 @@ def _compare_new_page(request: HttpRequest, form: CompareForm, status: int = 200
 def compare_detail(request: HttpRequest, comparison_id: int) -> HttpResponse:
     comparison = compare.comparison_get(user=request.user, comparison_id=comparison_id)
     if comparison is None:
-        raise Http404("No such comparison.")
+        raise Http404(_("No such comparison."))
     columns = compare.comparison_columns(comparison=comparison)
     for column in columns:
         if column.reply is not None and column.reply.is_active:

@@ -1,10 +1,13 @@
 """The chat websocket: checks who may listen, then relays generation streams."""
 import asyncio
 import contextlib
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from chat import selectors, services
 from chat.payloads import (
@@ -35,6 +38,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.redis = redis_async_client()
         self.relays: dict[int, asyncio.Task] = {}
+        self.language = _language_of(self.scope)
         await self.accept()
 
     async def refuse(self, code: int) -> None:
@@ -53,9 +57,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             content = await self.decode_json(text_data or "")
         except ValueError:
-            await self.send_json(ErrorEvent(type="error", error="Request is not valid JSON."))
+            with translation.override(self.language):
+                await self.send_json(ErrorEvent(type="error",
+                                                error=_("Request is not valid JSON.")))
             return
-        await self.receive_json(content)
+        # The page's language, as LocaleMiddleware would pick it for a page: the services'
+        # refusals reach the page as error events.
+        with translation.override(self.language):
+            await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume,
@@ -63,7 +72,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     "switch": self.on_switch}
         handler = handlers.get(content.get("type") if isinstance(content, dict) else None)
         if handler is None:
-            await self.send_json(ErrorEvent(type="error", error="Unknown request."))
+            await self.send_json(ErrorEvent(type="error", error=_("Unknown request.")))
             return
         await handler(content)
 
@@ -126,7 +135,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def reply_from(self, content: dict):
         reply_id = content.get("reply_id")
         if not isinstance(reply_id, int):
-            await self.send_json(ErrorEvent(type="error", error="reply_id must be an integer."))
+            await self.send_json(ErrorEvent(type="error", error=_("reply_id must be an integer.")))
             return None
         return await database_sync_to_async(selectors.reply_get)(
             conversation=self.conversation, reply_id=reply_id
@@ -135,12 +144,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def message_from(self, content: dict):
         message_id = content.get("message_id")
         if not isinstance(message_id, int):
-            await self.send_json(ErrorEvent(type="error", error="message_id must be an integer."))
+            await self.send_json(ErrorEvent(type="error",
+                                            error=_("message_id must be an integer.")))
             return None
         message = await database_sync_to_async(selectors.message_get)(
             conversation=self.conversation, message_id=message_id)
         if message is None:
-            await self.send_json(ErrorEvent(type="error", error="No such message."))
+            await self.send_json(ErrorEvent(type="error", error=_("No such message.")))
         return message
 
     def relay_start(self, reply, *, after_seq: int) -> None:
@@ -157,3 +167,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     await database_sync_to_async(services.generation_check)(reply=reply)
                     continue
                 await self.send_json({**frame, "reply_id": reply.pk})
+
+
+def _language_of(scope: dict) -> str:
+    """The language LocaleMiddleware gives the page: the switch's cookie, else the
+    browser's Accept-Language, else English."""
+    headers = {name.decode("latin-1"): value.decode("latin-1")
+               for name, value in scope.get("headers", [])}
+    request = SimpleNamespace(COOKIES=scope.get("cookies", {}),
+                              META={"HTTP_ACCEPT_LANGUAGE": headers.get("accept-language", "")})
+    return translation.get_language_from_request(request)

@@ -2,7 +2,10 @@
 from collections.abc import Iterable
 
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from chat.models import Conversation, Message
 
@@ -16,11 +19,13 @@ def export_filename(*, conversation: Conversation, extension: str) -> str:
 
 def conversation_markdown(*, conversation: Conversation, messages: Iterable[Message]) -> str:
     """The title, the model and the date, then each message's text as written (a reply's
-    Markdown kept), a reply followed by its figures and how it ended."""
+    Markdown kept), a reply followed by its figures and how it ended; the few labels in
+    the language of the page it was downloaded from."""
     created = timezone.localtime(conversation.created_at).strftime("%Y-%m-%d %H:%M %Z")
     # A title taken from a first message may hold line breaks, which would end the heading.
     parts = [f"# {' '.join(str(conversation).split())}",
-             f"Model: {conversation.model.name} · {created}"]
+             _("Model: %(model)s · %(date)s") % {"model": conversation.model.name,
+                                                  "date": created}]
     for message in messages:
         parts += ["---", _markdown_message(message, conversation.model.name)]
     return "\n\n".join(parts) + "\n"
@@ -28,7 +33,8 @@ def conversation_markdown(*, conversation: Conversation, messages: Iterable[Mess
 
 def _markdown_message(message: Message, model_name: str) -> str:
     if message.role == Message.Role.USER:
-        return f"**You**\n\n{_fences_closed(message.content)}"
+        you = _("You")
+        return f"**{you}**\n\n{_fences_closed(message.content)}"
     lines = [f"**{model_name}**"]
     if message.content:
         lines.append(_fences_closed(message.content))
@@ -49,18 +55,29 @@ def _reply_notes(reply: Message) -> str:
     """The line under a reply, in the words of the chat page's own."""
     notes = []
     if reply.completion_tokens is not None:
-        notes += [f"{reply.prompt_tokens} prompt tokens", f"{reply.completion_tokens} tokens"]
+        if reply.prompt_tokens is not None:
+            notes.append(ngettext("%(count)s prompt token", "%(count)s prompt tokens",
+                                  reply.prompt_tokens) % {"count": reply.prompt_tokens})
+        notes.append(ngettext("%(count)s token", "%(count)s tokens", reply.completion_tokens)
+                     % {"count": reply.completion_tokens})
         if reply.ttft_ms is not None:
-            notes.append(f"first token {reply.ttft_ms:.0f} ms")
+            notes.append(_("first token %(ms)s ms") % {"ms": _decimal(reply.ttft_ms, 0)})
         if reply.tokens_per_second:
-            notes.append(f"{reply.tokens_per_second:.1f} tokens/s")
+            notes.append(_("%(rate)s tokens/s") % {"rate": _decimal(reply.tokens_per_second, 1)})
     if reply.status == Message.Status.CANCELLED:
-        notes.append("stopped before the end")
+        notes.append(_("stopped before the end"))
     elif reply.status == Message.Status.FAILED:
-        notes.append(f"failed: {reply.error}" if reply.error else "failed")
+        # The error is stored as the worker wrote it, in English.
+        notes.append(_("failed: %(error)s") % {"error": reply.error} if reply.error
+                     else _("failed"))
     elif reply.is_active:
-        notes.append("still being written when exported")
+        notes.append(_("still being written when exported"))
     return " · ".join(notes)
+
+
+def _decimal(value: float, places: int) -> str:
+    # Rounded first: number_format alone cuts a float's digits off instead.
+    return number_format(f"{value:.{places}f}", places)
 
 
 def conversation_json(*, conversation: Conversation, messages: Iterable[Message]) -> dict:

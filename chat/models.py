@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
 
 
 class Comparison(models.Model):
@@ -52,7 +53,7 @@ class Conversation(models.Model):
         indexes = [models.Index(fields=["owner", "origin", "-updated_at"])]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        return self.title or _("Conversation %(id)s") % {"id": self.pk}
 
 
 class Message(models.Model):

@@ -27,18 +27,19 @@ TITLE_MAX_CHARS = Conversation._meta.get_field("title").max_length
 def conversation_create(*, owner: AbstractBaseUser, model: Model, title: str = "") -> Conversation:
     _model_check_access(owner, model)
     if not model.enabled:
-        raise ValidationError(f"{model.name} is disabled")
+        raise ValidationError(_("%(model)s is disabled") % {"model": model.name})
     return Conversation.objects.create(owner=owner, model=model, title=title[:200])
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     title = title.strip()
     if not title:
-        raise ValidationError("The title is empty.")
+        raise ValidationError(_("The title is empty."))
     if len(title) > TITLE_MAX_CHARS:
-        raise ValidationError(f"The title is longer than {TITLE_MAX_CHARS} characters.")
+        raise ValidationError(_("The title is longer than %(limit)s characters.")
+                              % {"limit": TITLE_MAX_CHARS})
     if "\x00" in title:
-        raise ValidationError("The title contains a NUL character.")
+        raise ValidationError(_("The title contains a NUL character."))
     conversation.title = title
     # Not updated_at: a new name is not new activity, so the list keeps its order.
     conversation.save(update_fields=["title"])
@@ -72,9 +73,10 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 def _streams_close_deleted(replies: list[Message]) -> None:
     client = redis_client()
+    error = _("the conversation was deleted")
     for reply in replies:
         final = FinalFrame(
-            type="final", seq=0, status="cancelled", text="", error="the conversation was deleted",
+            type="final", seq=0, status="cancelled", text="", error=error,
             finish_reason="cancelled", prompt_tokens=None, completion_tokens=None, ttft_ms=None,
             tokens_per_second=None,
         )
@@ -84,7 +86,7 @@ def _streams_close_deleted(replies: list[Message]) -> None:
 def _model_check_access(user: AbstractBaseUser, model: Model) -> None:
     # Checked before "disabled", so a model outside the user's groups tells them nothing.
     if not model_user_may_use(user=user, model=model):
-        raise ValidationError(f"you may not use {model.name}")
+        raise ValidationError(_("you may not use %(model)s") % {"model": model.name})
 
 
 def message_post(*, conversation: Conversation, text: str) -> tuple[Message, Message]:

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from chat import export, prompting, selectors, services, sharing
@@ -98,7 +99,7 @@ def message_tokens(request: HttpRequest, conversation_id: int, message_id: int) 
     conversation = _conversation_or_404(request, conversation_id)
     tokens = selectors.reply_tokens(conversation=conversation, reply_id=message_id)
     if tokens is None:
-        raise Http404("No token probabilities for this reply.")
+        raise Http404(_("No token probabilities for this reply."))
     return JsonResponse({"tokens": tokens})
 
 
@@ -129,7 +130,7 @@ def _attachment(conversation: Conversation, extension: str) -> dict[str, str]:
 def _conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversation:
     conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
     if conversation is None:
-        raise Http404("No such conversation.")
+        raise Http404(_("No such conversation."))
     return conversation
 
 

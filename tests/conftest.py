@@ -80,3 +80,14 @@ def bob(transactional_db):
     from django.contrib.auth.models import User
 
     return User.objects.create_user("bob", password="bob-password-1")
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A French request through Django's test client leaves French active in this thread
+    (LocaleMiddleware activates, nothing deactivates): later tests would then word numbers
+    and sizes in French while the pages they check speak English."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from llmhub.api.keys import api_key_revoke
 from llmhub.api.models import ApiKey, TokenQuota, Usage
@@ -34,15 +35,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoked(self, key: ApiKey) -> bool:
         return key.revoked_at is not None
 
-    @admin.display(description="allowed models")
+    @admin.display(description=_("allowed models"))
     def models(self, key: ApiKey) -> str:
-        return ", ".join(key.allowed_models) or "all"
+        return ", ".join(key.allowed_models) or str(_("all"))
 
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             api_key_revoke(key)
-        self.message_user(request, f"Revoked {len(queryset)} API key(s).")
+        count = len(queryset)
+        self.message_user(request, ngettext("Revoked %(count)s API key.",
+                                            "Revoked %(count)s API keys.", count)
+                          % {"count": count})
 
 
 @admin.register(Usage)
@@ -54,7 +58,7 @@ class UsageAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "model_name", "api_key__prefix"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="API key", ordering="api_key__prefix")
+    @admin.display(description=_("API key"), ordering="api_key__prefix")
     def key_prefix(self, usage: Usage) -> str:
         return usage.api_key.prefix if usage.api_key else "-"
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from llmhub.api.models import ApiKey
 
@@ -44,9 +45,9 @@ def api_key_create(
     ever sees. Raises ValidationError for an admin key of a non-staff owner, an expiry in
     the past, or a limit under 1."""
     if is_admin_key and not owner.is_staff:
-        raise ValidationError("Only a staff user's key may be an admin key.")
+        raise ValidationError(_("Only a staff user's key may be an admin key."))
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError("The expiry date is in the past.")
+        raise ValidationError(_("The expiry date is in the past."))
     plain_key = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         owner=owner,

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -46,9 +47,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
     key = selectors.api_key_get(user=request.user, key_id=key_id)
     if key is None:
-        raise Http404("No such API key.")
+        raise Http404(_("No such API key."))
     api_key_revoke(key)
-    messages.success(request, f"Revoked the key {key}.")
+    messages.success(request, _("Revoked the key %(key)s.") % {"key": key})
     return redirect("api_keys")
 
 

@@ -3,6 +3,7 @@
 // follows the reply's frames (resuming after the last one shown if the connection drops);
 // a reply that had already ended is shown as the page brought it, with no socket at all.
 import { codeCopy, markdownRender } from "./markdown.js";
+import { oneDecimal } from "./numbers.js";
 
 const root = document.getElementById("compare");
 const columns = [...root.querySelectorAll(".compare-column[data-reply-id]")];
@@ -52,7 +53,7 @@ function replyRenderSoon(column) {
 
 const STAT_TEXT = {
   ttft: (value) => interpolate(gettext("%s ms"), [Math.round(value)]),
-  speed: (value) => interpolate(gettext("%s tokens/s"), [value.toFixed(1)]),
+  speed: (value) => interpolate(gettext("%s tokens/s"), [oneDecimal(value)]),
   tokens: (value) => interpolate(ngettext("%s token", "%s tokens", value), [value]),
 };
 

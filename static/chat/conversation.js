@@ -9,6 +9,7 @@
 // beside it, and the page shows one branch; the server sends that branch whole after
 // each change ("branch" events) and the page redraws it.
 import { codeCopy, markdownRender } from "./markdown.js";
+import { oneDecimal } from "./numbers.js";
 import { probabilitiesAttach, probabilitiesInit } from "./probabilities.js";
 
 const root = document.getElementById("chat");
@@ -39,7 +40,7 @@ function statsText(m) {
     parts.push(interpolate(gettext("first token %s ms"), [Math.round(m.ttft_ms)]));
   }
   if (m.tokens_per_second) {
-    parts.push(interpolate(gettext("%s tokens/s"), [m.tokens_per_second.toFixed(1)]));
+    parts.push(interpolate(gettext("%s tokens/s"), [oneDecimal(m.tokens_per_second)]));
   }
   if (m.status === "cancelled") parts.push(gettext("stopped"));
   return parts.join(" · ");

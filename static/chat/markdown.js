@@ -92,12 +92,15 @@ function codeBlockDecorate(pre) {
   const toolbar = document.createElement("div");
   toolbar.className = "code-toolbar";
   const label = document.createElement("span");
-  label.textContent = language ? language.slice("language-".length) : "code";
+  const name = language ? language.slice("language-".length) : "";
+  label.textContent = name || gettext("code");
   const copy = document.createElement("button");
   copy.type = "button";
   copy.className = "copy-code";
-  copy.textContent = "Copy";
-  copy.setAttribute("aria-label", `Copy ${label.textContent}`);
+  copy.textContent = gettext("Copy");
+  copy.setAttribute("aria-label", name
+    ? interpolate(gettext("Copy %(language)s code"), { language: name }, true)
+    : gettext("Copy code"));
   toolbar.append(label, copy);
   pre.replaceWith(block);
   block.append(toolbar, pre);
@@ -144,7 +147,7 @@ export async function codeCopy(button) {
     copied = copyWithSelection(text);
     button.focus();
   }
-  button.textContent = copied ? "Copied" : "Copy failed";
-  setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  button.textContent = copied ? gettext("Copied") : gettext("Copy failed");
+  setTimeout(() => { button.textContent = gettext("Copy"); }, 1500);
   return copied;
 }

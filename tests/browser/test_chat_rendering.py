@@ -81,7 +81,9 @@ INERT_CHECK = """
     if (["script", "iframe", "img", "svg", "math", "style", "form", "object", "embed"]
         .includes(tag)) problems.push(`<${tag}>`);
     if (tag === "input" && !(el.type === "checkbox" && el.disabled)) problems.push("input");
-    if (tag === "button" && !el.classList.contains("copy-code")) problems.push("button");
+    // The page's own buttons: a code block's Copy, and each message's actions bar.
+    const pagesOwn = el.classList.contains("copy-code") || el.closest(".message-actions");
+    if (tag === "button" && !pagesOwn) problems.push("button");
     for (const attr of el.attributes) {
       if (attr.name.startsWith("on") || ["style", "id", "srcdoc", "formaction"]
           .includes(attr.name)) problems.push(`${tag}[${attr.name}]`);

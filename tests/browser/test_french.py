@@ -1,7 +1,8 @@
 """The hub in French, in a real browser whose language is French: the login page, the models
 and keys pages, the live cluster page (its script words updates from the JavaScript
-catalog), and the switch in the top bar, to English and back. The screenshot goes to
-tests/artifacts/french-pages.png.
+catalog), the chat page with a real reply and the compare form, and the switch in the top
+bar, to English and back. The screenshots go to tests/artifacts/french-pages.png and
+tests/artifacts/chat-french.png.
 
 Real daphne, Redis and the session's Celery worker behind the pages.
 """
@@ -10,6 +11,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
+
+from tests.browser.conftest import PAGE_PROBE
+from tests.browser.test_chat_page import send_message, socket_open, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +30,7 @@ def french_page(browser, hub_url):
     context = browser.new_context(base_url=hub_url, locale="fr-FR",
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
+    context.add_init_script(PAGE_PROBE)  # socket_open() watches the chat page's websocket
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -107,3 +112,59 @@ def test_bob_in_french_is_still_refused_the_cluster_page(french_page, bob):
     log_in(page, "bob", "bob-password-1")
     response = page.goto("/models/cluster/")
     assert response.status == 403
+
+
+def test_a_french_browser_chats_in_french(french_page, alice, demo_model, artifacts):
+    page = french_page
+    log_in(page, "alice", "alice-password-1")
+    page.goto("/chat/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Discuter avec un modèle")
+    expect(page.get_by_text("Choisissez un modèle et commencez une nouvelle conversation.")
+           ).to_be_visible()
+    expect(page.locator(".conversations .empty")).to_have_text(
+        "Aucune conversation pour le moment.")
+
+    page.get_by_label("Modèle").select_option(value=str(demo_model.pk))
+    page.get_by_role("button", name="Nouvelle conversation").click()
+    page.wait_for_url(re.compile(r"/chat/c/\d+/$"))
+    socket_open(page)
+    expect(page.locator("#composer-keys")).to_have_text(
+        "Entrée envoie · Maj+Entrée va à la ligne · Échap arrête une réponse")
+    expect(page.locator("#prompt")).to_have_attribute("placeholder", f"Écrire à {demo_model.name}")
+
+    send_message(page, "Bonjour")
+    reply = wait_for_status(page, "done")
+    # Written by conversation.js from the JavaScript catalog.
+    expect(reply.get_by_role("button", name="Régénérer")).to_be_visible()
+    expect(page.locator(".message.user").get_by_role("button", name="Modifier")).to_be_visible()
+    stats = reply.locator(".stats").text_content()
+    assert re.search(r"\b\d+ jetons d'invite\b", stats), stats
+    assert re.search(r"\b\d+ jetons? · premier jeton \d+ ms · \d+([.,]\d)? jetons/s$", stats), stats
+
+    expect(page.get_by_role("button", name="Envoyer")).to_be_visible()
+    for summary in ("Renommer", "Partager", "Supprimer…"):
+        expect(page.get_by_text(summary, exact=True)).to_be_visible()
+    expect(page.locator(".conversation-actions")).to_contain_text("Exporter Markdown · JSON")
+    page.get_by_text("Réglages", exact=True).click()
+    for label in ("Invite système", "Température", "Jetons max.", "Graine",
+                  "Longueur du contexte"):
+        expect(page.get_by_label(label, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Enregistrer les réglages")).to_be_visible()
+    page.get_by_text("Réglages", exact=True).click()  # closed again, for the screenshot
+
+    sidebar = page.locator(".sidebar")
+    expect(sidebar.locator(".conversations li.current a")).to_have_text("Bonjour")
+    expect(sidebar.get_by_role("button", name="Nouvelle conversation")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Comparer des modèles")).to_be_visible()
+    expect(sidebar.get_by_label("Rechercher dans les conversations")).to_be_visible()
+    page.screenshot(path=str(artifacts / "chat-french.png"), full_page=True)
+
+    sidebar.get_by_role("link", name="Comparer des modèles").click()
+    expect(page).to_have_title("Comparer des modèles · llmhub")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Comparer des modèles")
+    expect(page.get_by_text("Modèles (choisissez-en 2 ou 3)")).to_be_visible()
+    page.get_by_label("Invite").fill("Bonjour")
+    page.get_by_role("checkbox", name=demo_model.name).check()
+    page.get_by_role("button", name="Comparer", exact=True).click()
+    expect(page.locator("#models-errors")).to_have_text("Choisissez 2 ou 3 modèles à comparer.")
+    expect(page.get_by_role("heading", name="Vos comparaisons")).to_be_visible()

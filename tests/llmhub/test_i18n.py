@@ -238,3 +238,98 @@ def test_bob_in_french_is_still_refused_the_staff_pages_and_alices_key(alice, bo
     assert client.post(f"/models/{demo.pk}/undeploy/").status_code == 403
     assert "alices-laptop" not in page_of(client.get("/keys/"))
     assert client.post(f"/keys/{key.pk}/revoke/").status_code == 404
+
+
+# The chat pages
+
+
+@pytest.fixture
+def conversation(alice, demo):
+    from chat.services import conversation_create
+
+    return conversation_create(owner=alice, model=demo)
+
+
+def test_the_chat_page_is_in_french_for_a_french_browser(alice, conversation):
+    page = page_of(logged_in(alice).get(f"/chat/c/{conversation.pk}/", **FRENCH))
+    assert f"<title>Conversation {conversation.pk} · llmhub</title>" in page
+    assert ">Nouvelle conversation</button>" in page and ">Comparer des modèles</a>" in page
+    assert 'placeholder="Rechercher dans les conversations"' in page
+    assert "<summary>Renommer</summary>" in page and "<summary>Réglages</summary>" in page
+    assert ">Exporter <a" in page and ">Supprimer…</button>" in page
+    assert f'placeholder="Écrire à {conversation.model.name}"' in page
+    assert "Entrée envoie · Maj+Entrée va à la ligne · Échap arrête une réponse" in page
+    assert ">Envoyer</button>" in page and ">Arrêter</button>" in page
+    assert "<label for=\"id_temperature\">Température</label>" in page
+
+
+def test_the_chat_welcome_and_an_empty_search_are_in_french(alice, conversation):
+    client = logged_in(alice)
+    welcome = page_of(client.get("/chat/", **FRENCH))
+    assert "<h1>Discuter avec un modèle</h1>" in welcome
+    search = page_of(client.get("/chat/?q=levain", **FRENCH))
+    assert "Résultats pour «\u00a0levain\u00a0»" in search and ">Tout afficher</a>" in search
+    assert "Aucune conversation ne correspond." in search
+
+
+def test_a_refused_rename_is_explained_in_french(alice, conversation):
+    response = logged_in(alice).post(f"/chat/c/{conversation.pk}/rename/", {"title": "  "},
+                                     **FRENCH)
+    assert response.status_code == 400
+    assert "Le titre est vide." in page_of(response)
+
+
+def test_the_delete_confirmation_is_in_french(alice, conversation):
+    conversation.messages.create(role="user", content="Bonjour")
+    response = logged_in(alice).post(f"/chat/c/{conversation.pk}/delete/", **FRENCH)
+    page = page_of(response)
+    title = f"Supprimer «\u00a0Conversation {conversation.pk}\u00a0»\u202f?"
+    assert f"<h1>{title}</h1>" in page
+    assert "1 message sera supprimé avec elle, définitivement." in page
+    assert ">Supprimer la conversation</button>" in page and ">La garder</a>" in page
+    assert conversation.messages.exists()  # only asked to confirm
+
+
+def test_the_markdown_export_labels_follow_the_page_language(alice, conversation):
+    question = conversation.messages.create(role="user", content="Bonjour")
+    conversation.current = conversation.messages.create(
+        role="assistant", parent=question, content="Salut", status="done", prompt_tokens=12,
+        completion_tokens=1, ttft_ms=123.4, tokens_per_second=35.25)
+    conversation.save()
+    text = logged_in(alice).get(f"/chat/c/{conversation.pk}/export.md", **FRENCH
+                                ).content.decode()
+    assert f"Modèle\u00a0: {conversation.model.name} · " in text
+    assert "**Vous**\n\nBonjour" in text
+    assert "*12 jetons d'invite · 1 jeton · premier jeton 123 ms · 35,2 jetons/s*" in text
+
+
+def test_the_chat_socket_refuses_in_the_pages_language(hub_url, alice, conversation):
+    import json
+
+    from websockets.sync.client import connect
+
+    from tests.chat_client import session_cookie
+
+    def empty_message_refusal(**headers) -> dict:
+        url = hub_url.replace("http://", "ws://") + f"/ws/chat/{conversation.pk}/"
+        with connect(url, additional_headers={"Origin": hub_url, **headers},
+                     open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "send", "text": "   "}))
+            return json.loads(ws.recv(timeout=10))
+
+    # No LocaleMiddleware on a websocket: the consumer reads the same cookie and header.
+    session = f"sessionid={session_cookie(alice)}"
+    assert empty_message_refusal(Cookie=session, **{"Accept-Language": "fr-FR,fr;q=0.9"}) == {
+        "type": "error", "error": "Le message est vide."}
+    assert empty_message_refusal(Cookie=f"{session}; django_language=en",
+                                 **{"Accept-Language": "fr-FR"}) == {
+        "type": "error", "error": "Message is empty."}
+    assert empty_message_refusal(Cookie=session) == {"type": "error", "error": "Message is empty."}
+
+
+def test_bob_in_french_still_cannot_open_or_delete_alices_conversation(bob, conversation):
+    client = logged_in(bob)
+    assert client.get(f"/chat/c/{conversation.pk}/", **FRENCH).status_code == 404
+    response = client.post(f"/chat/c/{conversation.pk}/delete/", {"confirmed": "yes"}, **FRENCH)
+    assert response.status_code == 404
+    assert conversation.__class__.objects.filter(pk=conversation.pk).exists()
