@@ -82,8 +82,8 @@ def test_edit_and_resend_answers_the_new_text_and_keeps_the_old_branch(
     editor.fill("What is the capital of Italy?")
     page.keyboard.press("Enter")
 
-    wait_for_status(page, "done")
     expect(page.locator(".message")).to_have_count(2)  # the new branch: question and reply
+    wait_for_status(page, "done")
     edited = page.locator(USER_MESSAGE).first
     expect(edited.locator(".content")).to_have_text("What is the capital of Italy?")
     expect(edited.locator(".version-position")).to_have_text("2 of 2")
