@@ -21,6 +21,17 @@ from inference.types import GenerationRequest, ModelSpec, TokenLogprob
 BATCH_TOKENS = 1024
 PENALTY_LAST_N = 64
 NEAR_PEAK_WIDTHS = (4.0, 16.0, math.inf)  # logits below the best one, tried in turn
+# For a base model whose GGUF carries no chat template: the conversation as a transcript
+# that ends on the assistant's label, for the model to go on from. The BOS token is the
+# template's to write (llama-cpp-python's formatter reports it as added).
+TRANSCRIPT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message.role == 'system' %}{{ message.content }}\n\n"
+    "{% elif message.role == 'user' %}User: {{ message.content }}\n"
+    "{% else %}Assistant: {{ message.content }}\n{% endif %}"
+    "{% endfor %}Assistant:"
+)
+TRANSCRIPT_STOPS = ("\nUser:",)
 
 
 class Batch:
@@ -111,9 +122,13 @@ class LlamaContext:
         return ctx
 
     def _chat_formatter(self) -> Jinja2ChatFormatter:
+        """The model's own chat template; a base model without one gets a plain transcript
+        (as Ollama gives a base model a bare prompt), and its reply ends at the next turn's
+        label, which it would otherwise go on to write."""
         template = self.model.metadata().get("tokenizer.chat_template")
+        self.chat_stops: tuple[str, ...] = ()
         if not template:
-            raise BackendError(f"{self.spec.name} has no chat template", permanent=True)
+            template, self.chat_stops = TRANSCRIPT_TEMPLATE, TRANSCRIPT_STOPS
         text = self.model.token_get_text
         return Jinja2ChatFormatter(
             template=template,

