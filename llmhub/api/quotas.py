@@ -10,12 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
 from django.utils.formats import number_format
 from django.utils.translation import ngettext
 
-from chat.models import Conversation, Message
-from llmhub.api.models import TokenQuota, Usage
+from llmhub.api.models import TokenQuota
+from llmhub.api.selectors import usage_tokens_since
 
 
 class QuotaExceeded(ValidationError):
@@ -59,15 +58,7 @@ def quota_status(*, user: AbstractBaseUser) -> QuotaStatus | None:
 
 def quota_tokens_used_today(*, user: AbstractBaseUser, now: datetime | None = None) -> int:
     """Prompt and reply tokens the user spent since midnight UTC, chat and API together."""
-    since = _day_start(now)
-    api = Usage.objects.filter(user=user, created_at__gte=since).aggregate(
-        tokens=Sum("prompt_tokens") + Sum("completion_tokens"))["tokens"]
-    # API calls store their replies as messages too, but their usage rows count them.
-    chat = Message.objects.filter(
-        conversation__owner=user, conversation__origin=Conversation.Origin.CHAT,
-        role=Message.Role.ASSISTANT, status=Message.Status.DONE, finished_at__gte=since,
-    ).aggregate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
-    return (api or 0) + (chat["prompt"] or 0) + (chat["completion"] or 0)
+    return usage_tokens_since(user=user, since=_day_start(now))
 
 
 def quota_reset_seconds(*, now: datetime | None = None) -> int:

@@ -53,24 +53,39 @@ def usage_daily_tokens(*, user: AbstractBaseUser | None, days: int) -> list[Dail
             if prompt + completion]
 
 
-def _api_tokens(user: AbstractBaseUser | None, since: datetime) -> QuerySet:
+def usage_tokens_since(*, user: AbstractBaseUser, since: datetime) -> int:
+    """Prompt and reply tokens ``user`` spent since ``since``, counted as the usage page
+    counts them (the token quota uses it, so a refusal and the page agree)."""
+    api = _api_usage_rows(user, since).aggregate(
+        prompt=Coalesce(Sum("prompt_tokens"), 0), completion=Coalesce(Sum("completion_tokens"), 0))
+    chat = _chat_replies(user, since).aggregate(
+        prompt=Coalesce(Sum("prompt_tokens"), 0), completion=Coalesce(Sum("completion_tokens"), 0))
+    return api["prompt"] + api["completion"] + chat["prompt"] + chat["completion"]
+
+
+def _api_usage_rows(user: AbstractBaseUser | None, since: datetime) -> QuerySet:
     rows = Usage.objects.filter(created_at__gte=since)
-    if user is not None:
-        rows = rows.filter(user=user)
-    return (rows.annotate(day=TruncDate("created_at")).values("day", "model_name")
+    return rows if user is None else rows.filter(user=user)
+
+
+def _chat_replies(user: AbstractBaseUser | None, since: datetime) -> QuerySet:
+    # API calls store their replies as messages too, but Usage already counts them.
+    replies = Message.objects.filter(
+        conversation__origin=Conversation.Origin.CHAT, role=Message.Role.ASSISTANT,
+        status=Message.Status.DONE, finished_at__gte=since)
+    return replies if user is None else replies.filter(conversation__owner=user)
+
+
+def _api_tokens(user: AbstractBaseUser | None, since: datetime) -> QuerySet:
+    return (_api_usage_rows(user, since).annotate(day=TruncDate("created_at"))
+            .values("day", "model_name")
             .annotate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
             .order_by())
 
 
 def _chat_tokens(user: AbstractBaseUser | None, since: datetime) -> QuerySet:
-    # API calls store their replies as messages too, but Usage already counts them.
-    replies = Message.objects.filter(
-        conversation__origin=Conversation.Origin.CHAT, role=Message.Role.ASSISTANT,
-        status=Message.Status.DONE, finished_at__gte=since)
-    if user is not None:
-        replies = replies.filter(conversation__owner=user)
-    return (replies.annotate(day=TruncDate("finished_at"),
-                             model_name=F("conversation__model__name"))
+    return (_chat_replies(user, since)
+            .annotate(day=TruncDate("finished_at"), model_name=F("conversation__model__name"))
             .values("day", "model_name")
             .annotate(prompt=Coalesce(Sum("prompt_tokens"), 0),
                       completion=Coalesce(Sum("completion_tokens"), 0))
