@@ -42,6 +42,11 @@ def message_list(*, conversation: Conversation) -> list[Message]:
     return branch[::-1]
 
 
+def message_list_all(*, conversation: Conversation) -> QuerySet[Message]:
+    """Every message of the conversation, every version of every turn."""
+    return conversation.messages.defer("tokens")
+
+
 def branch_leaf(*, message: Message) -> Message:
     """The message a branch switch shows last: from ``message`` down, the newest child
     each time."""

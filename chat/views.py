@@ -64,7 +64,8 @@ def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpRespo
     """The first POST asks to confirm; the second, with ``confirmed=yes``, deletes."""
     conversation = _conversation_or_404(request, conversation_id)
     if request.POST.get("confirmed") != "yes":
-        messages = list(selectors.message_list(conversation=conversation))
+        # Every version goes, not only the branch on show.
+        messages = list(selectors.message_list_all(conversation=conversation))
         context = {"conversation": conversation, "message_count": len(messages),
                    "writing": any(message.is_active for message in messages)}
         return render(request, "chat/delete.html", context)

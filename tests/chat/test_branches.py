@@ -173,3 +173,11 @@ def test_bob_cannot_regenerate_edit_or_switch_alices_messages(hub_url, alice, bo
         assert receive(ws, timeout=10) == {"type": "error", "error": "No such message."}
     assert conversation.messages.count() == 2
     assert not bobs.messages.exists()
+
+
+def test_the_delete_confirmation_counts_every_version(client, alice, conversation):
+    _, answer = exchange(conversation, "Hi", "Hello!")
+    finished(services.reply_regenerate(conversation=conversation, reply=answer), "Hey!")
+    client.force_login(alice)
+    page = client.post(f"/chat/c/{conversation.pk}/delete/").content.decode()
+    assert "3 messages" in page  # two shown, and the version behind them
