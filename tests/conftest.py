@@ -91,3 +91,54 @@ def _default_language_after_each_test():
     from django.utils import translation
 
     translation.deactivate()
+
+
+REPLIES_SETTLE_SECONDS = 60
+
+
+@pytest.fixture(autouse=True)
+def _replies_settled_after_each_test(request):
+    """No reply goes on past its test. A worker still writing one while the database is
+    emptied for the next test reads tables the TRUNCATE is locking one by one: PostgreSQL
+    then breaks the deadlock by failing the TRUNCATE, and the next test finds the last
+    one's rows. So: cancel every reply still active, end the queued ones (a worker taking
+    their task later claims nothing) and wait for the workers to leave the others."""
+    if not _is_transactional(request):
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up before, torn down after, this one
+    yield
+    replies_settle()
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction"))
+
+
+def replies_settle() -> None:
+    import time
+
+    from chat.models import Message
+    from chat.services import generation_cancel
+
+    for reply in Message.objects.filter(status__in=Message.ACTIVE):
+        generation_cancel(reply=reply)
+    Message.objects.filter(status=Message.Status.QUEUED).update(status=Message.Status.CANCELLED)
+    deadline = time.monotonic() + REPLIES_SETTLE_SECONDS
+    while _replies_being_written():
+        if time.monotonic() > deadline:
+            pytest.fail("a worker went on writing a reply after its test ended")
+        time.sleep(0.1)
+
+
+def _replies_being_written() -> bool:
+    """Streaming replies of live workers (a test may leave a streaming row of a made-up
+    worker, which nothing writes)."""
+    from chat.models import Message
+    from models_registry.selectors import worker_is_alive
+
+    workers = Message.objects.filter(status=Message.Status.STREAMING).values_list(
+        "worker", flat=True)
+    return any(worker_is_alive(name) for name in set(workers))

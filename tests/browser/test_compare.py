@@ -4,6 +4,7 @@ replies stream side by side, with their speed and memory.
 Real daphne, real Redis and two real Celery workers: the session's (demo model) and the
 one tests/chat/test_compare.py starts for Gemma 3 270M.
 """
+import contextlib
 import re
 
 import pytest
@@ -11,11 +12,11 @@ from playwright.sync_api import expect
 
 from chat.models import Comparison, Message
 from models_registry.explain import bytes_in_words
+from models_registry.models import model_queue_name
 from models_registry.placement import placement_memory_needed
 from tests.browser.test_chat_page import log_in
 from tests.chat.test_compare import (  # noqa: F401 (fixtures)
     PROMPT,
-    replies_cancelled_after,
     second_model,
     second_worker,
     two_models,
@@ -40,6 +41,35 @@ def compare_start(page, models, prompt: str = PROMPT, screenshot=None) -> Compar
     return Comparison.objects.get(pk=int(re.search(r"/compare/(\d+)/$", page.url).group(1)))
 
 
+@contextlib.contextmanager
+def replies_held(models):
+    """Keep the workers off the models' queues, through Celery's remote control as the
+    hub itself adds and cancels consumers. A 48-token reply of the demo model can end
+    before the page showing it has loaded, and then comes whole with the page: held, the
+    replies are still queued when the page opens its sockets, and must stream to it."""
+    from llmhub.celery import app
+
+    holders = _queue_consumers([model_queue_name(model.name) for model in models])
+    for queue, workers in holders.items():
+        app.control.cancel_consumer(queue, destination=workers, reply=True, timeout=10)
+    try:
+        yield
+    finally:
+        for queue, workers in holders.items():
+            app.control.add_consumer(queue, destination=workers, reply=True, timeout=10)
+
+
+def _queue_consumers(queues: list[str]) -> dict[str, list[str]]:
+    from llmhub.celery import app
+
+    consumed = app.control.inspect(timeout=5).active_queues() or {}
+    holders = {queue: [worker for worker, worker_queues in consumed.items()
+                       if any(q["name"] == queue for q in worker_queues)]
+               for queue in queues}
+    assert all(holders.values()), f"no worker consumes one of the queues: {holders}"
+    return holders
+
+
 def column_of(page, model):
     return page.locator(COLUMN, has=page.get_by_role("heading", name=model.name, exact=True))
 
@@ -52,9 +82,12 @@ def deltas_seen(page, reply_id: int) -> int:
 
 def test_compare_mode_with_two_models(page, alice, two_models, second_worker, artifacts):  # noqa: F811
     log_in(page, "alice", "alice-password-1")
-    comparison = compare_start(page, two_models, screenshot=artifacts / "compare-form.png")
+    with replies_held(two_models):
+        comparison = compare_start(page, two_models, screenshot=artifacts / "compare-form.png")
+        columns = [column_of(page, model) for model in two_models]
+        for column in columns:
+            expect(column).to_have_attribute("data-status", "queued")
 
-    columns = [column_of(page, model) for model in two_models]
     for column in columns:
         expect(column).to_have_attribute("data-status", "done", timeout=REPLY_TIMEOUT_MS)
     expect(page.locator("#compare-stop")).to_be_hidden()

@@ -16,7 +16,7 @@ from django.utils.html import escape
 
 from chat.compare import comparison_create
 from chat.models import Comparison, Conversation, Message
-from chat.services import MAX_MESSAGE_CHARS, generation_cancel
+from chat.services import MAX_MESSAGE_CHARS
 from models_registry.demo import demo_model_path
 from models_registry.models import Model
 from models_registry.placement import MARGIN_BYTES, placement_memory_needed
@@ -57,15 +57,6 @@ def second_model(transactional_db) -> Model:
     model.max_tokens = REPLY_MAX_TOKENS
     model.save()
     return model
-
-
-@pytest.fixture(autouse=True)
-def replies_cancelled_after(transactional_db):
-    """No reply goes on generating past its test: a worker stopped at the session's end
-    waits for the replies it is writing."""
-    yield
-    for reply in Message.objects.filter(status__in=Message.ACTIVE):
-        generation_cancel(reply=reply)
 
 
 @pytest.fixture
