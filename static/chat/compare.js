@@ -2,6 +2,7 @@
 // A column whose reply is still being written opens a websocket to that conversation and
 // follows the reply's frames (resuming after the last one shown if the connection drops);
 // a reply that had already ended is shown as the page brought it, with no socket at all.
+import { conversationSocket } from "./conversation_socket.js";
 import { codeCopy, markdownRender } from "./markdown.js";
 import { oneDecimal } from "./numbers.js";
 
@@ -11,9 +12,6 @@ const stopButton = document.getElementById("compare-stop");
 const errorBox = document.getElementById("compare-error");
 const announcer = document.getElementById("compare-status");
 const ACTIVE = ["queued", "streaming"];
-const CLOSE_NOT_LOGGED_IN = 4401;
-const CLOSE_NOT_FOUND = 4404;
-const RECONNECT_MS = 1000;
 const state = new Map(); // column -> { socket, seen: last sequence number shown }
 const renderPending = new Set();
 let renderFrame = 0;
@@ -128,8 +126,7 @@ function onFinal(column, frame) {
   state.get(column).socket.close(); // nothing more will come for this reply
 }
 
-function onEvent(column, event) {
-  const frame = JSON.parse(event.data);
+function onFrame(column, frame) {
   if (frame.reply_id !== undefined && frame.reply_id !== replyId(column)) return;
   if (frame.type === "delta") onDelta(column, frame);
   else if (frame.type === "final") onFinal(column, frame);
@@ -144,33 +141,21 @@ function resume(column) {
     column.querySelector(".content").textContent = "";
     replyRender(column);
   }
-  entry.socket.send(JSON.stringify({ type: "resume", reply_id: replyId(column), after_seq: entry.seen }));
+  entry.socket.send({ type: "resume", reply_id: replyId(column), after_seq: entry.seen });
 }
 
 function connect(column) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(
-    `${scheme}://${location.host}/ws/chat/${column.dataset.conversationId}/`);
-  state.get(column).socket = socket;
-  socket.addEventListener("open", () => resume(column));
-  socket.addEventListener("message", (event) => onEvent(column, event));
-  socket.addEventListener("close", (event) => {
-    if (event.code === CLOSE_NOT_LOGGED_IN) {
-      showError(gettext("Your session has ended. Log in again to go on."));
-    } else if (event.code === CLOSE_NOT_FOUND) {
-      showError(gettext("This conversation is not available."));
-    } else if (isActive(column)) {
-      setTimeout(() => connect(column), RECONNECT_MS); // resumes after the last frame shown
-    }
+  state.get(column).socket = conversationSocket(column.dataset.conversationId, {
+    onOpen: () => resume(column),
+    onFrame: (frame) => onFrame(column, frame),
+    onRefused: showError,
+    wanted: () => isActive(column), // resumes after the last frame shown
   });
 }
 
 function stopAll() {
   for (const column of columns.filter(isActive)) {
-    const { socket } = state.get(column);
-    if (socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "stop", reply_id: replyId(column) }));
-    }
+    state.get(column).socket.send({ type: "stop", reply_id: replyId(column) });
   }
 }
 

@@ -8,6 +8,7 @@
 // A conversation is a tree: regenerating a reply or editing a message adds a version
 // beside it, and the page shows one branch; the server sends that branch whole after
 // each change ("branch" events) and the page redraws it.
+import { conversationSocket } from "./conversation_socket.js";
 import { codeCopy, markdownRender } from "./markdown.js";
 import { oneDecimal } from "./numbers.js";
 import { probabilitiesAttach, probabilitiesInit } from "./probabilities.js";
@@ -23,7 +24,7 @@ const modelName = root.dataset.modelName;
 const modelQuant = root.dataset.modelQuant;
 const TERMINAL = ["done", "cancelled", "failed"];
 const seen = new Map(); // reply id -> last sequence number shown
-let socket = null;
+let socket = null; // the conversation's, opened last, once the page is drawn
 const renderPending = new Set(); // replies whose text changed since they were last drawn
 let renderFrame = 0;
 
@@ -306,8 +307,7 @@ function onTitle(title) {
   if (current) current.textContent = title;
 }
 
-function onEvent(event) {
-  const data = JSON.parse(event.data);
+function onFrame(data) {
   if (data.type === "conversation") {
     onTitle(data.title);
   } else if (data.type === "message") {
@@ -347,36 +347,17 @@ function resumeActiveReplies() {
       el.querySelector(".content").textContent = "";
       replyRender(el);
     }
-    socket.send(JSON.stringify({ type: "resume", reply_id: id, after_seq: seen.get(id) || 0 }));
+    socket.send({ type: "resume", reply_id: id, after_seq: seen.get(id) || 0 });
   }
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/chat/${root.dataset.conversationId}/`);
-  socket.addEventListener("open", resumeActiveReplies);
-  socket.addEventListener("message", onEvent);
-  socket.addEventListener("close", (event) => {
-    if (event.code === 4401) {
-      showError(gettext("Your session has ended. Log in again to go on."));
-      return;
-    }
-    if (event.code === 4404) {
-      showError(gettext("This conversation is not available."));
-      return;
-    }
-    setTimeout(connect, 1000); // resumes after the last frame shown
-  });
 }
 
 // False when the connection is down: the caller keeps what was typed.
 function sendRequest(request) {
   errorBox.hidden = true;
-  if (socket.readyState !== WebSocket.OPEN) {
+  if (!socket.send(request)) {
     showError(gettext("Reconnecting… what you typed is kept; send it again in a moment."));
     return false;
   }
-  socket.send(JSON.stringify(request));
   return true;
 }
 
@@ -402,9 +383,8 @@ prompt.addEventListener("keydown", (event) => {
 });
 
 function stopActiveReplies() {
-  if (socket.readyState !== WebSocket.OPEN) return;
   for (const el of activeReplies()) {
-    socket.send(JSON.stringify({ type: "stop", reply_id: Number(el.dataset.id) }));
+    socket.send({ type: "stop", reply_id: Number(el.dataset.id) });
   }
 }
 
@@ -453,4 +433,8 @@ list.querySelectorAll('.message[data-role="assistant"]').forEach((el) => {
 probabilitiesInit(list, root.dataset.conversationId);
 actionsRenderAll();
 refreshControls();
-connect();
+socket = conversationSocket(root.dataset.conversationId, {
+  onOpen: resumeActiveReplies,
+  onFrame,
+  onRefused: showError,
+});
