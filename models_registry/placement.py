@@ -30,7 +30,10 @@ def node_capacity(node: Node) -> int:
 
 
 def node_free_memory(node: Node) -> int:
-    claimed = node.placements.aggregate(total=Sum("memory_bytes"))["total"] or 0
+    # A failed replica loaded nothing (its pull or its load failed): it keeps its row, with
+    # the error, until undeployed, but not the memory.
+    claimed = (node.placements.exclude(state=Placement.State.FAILED)
+               .aggregate(total=Sum("memory_bytes"))["total"] or 0)
     return node_capacity(node) - claimed
 
 

@@ -77,6 +77,20 @@ def test_placed_replicas_claim_memory_and_undeploy_frees_it(demo):
     assert node_free_memory(box) == 4 * GB
 
 
+def test_a_failed_replica_keeps_its_row_but_not_its_memory(demo):
+    box = node("box", 4)
+    [placement] = model_deploy(model=demo, replicas=1, slots=4)
+    Placement.objects.filter(pk=placement.pk).update(state=Placement.State.FAILED,
+                                                     error="the load ran out of memory")
+    assert node_free_memory(box) == 4 * GB
+    # Another model may take the memory; the failed one stays listed until undeployed.
+    other = demo_model_register()
+    other.pk, other.name = None, "other"
+    other.save()
+    assert model_deploy(model=other, replicas=1, slots=4)[0].node == box
+    assert Placement.objects.filter(node=box).count() == 2
+
+
 def test_gpu_memory_counts_where_a_node_has_gpus(demo):
     gpu_box = node("gpu", 512, gpus=[{"name": "H100", "memory_total": int(0.5 * GB)}])
     assert node_free_memory(gpu_box) == int(0.5 * GB)
