@@ -136,7 +136,7 @@ def test_regenerate_then_switch_versions_over_the_websocket(hub_url, alice, conv
         assert branch["type"] == "branch"
         second = branch["messages"][-1]
         assert second["versions"] == [first["id"], second["id"]]
-        assert second["status"] == "queued"
+        assert second["status"] in ("queued", "streaming")  # the worker may be quick to claim it
         _, final = read_until_final(ws)
         assert final["reply_id"] == second["id"] and final["status"] == "done"
 
