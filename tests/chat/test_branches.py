@@ -1,7 +1,8 @@
 """Regenerate and edit-and-resend add versions beside a turn; the page shows one branch.
 
-The tree is checked through the services (their generations queue without a worker to
-take them); the websocket tests run the real worker and model.
+The tree is checked through the services, on a copy of the demo model that no worker
+serves: their generations stay queued, and the test stands in for the worker. The
+websocket tests run the real worker and model.
 """
 import pytest
 from django.core.exceptions import ValidationError
@@ -9,13 +10,28 @@ from django.core.exceptions import ValidationError
 from chat import selectors, services
 from chat.models import Message
 from chat.prompting import generation_request
+from models_registry.models import Model
 from tests.chat_client import chat_connect, post_message, read_until_final, receive, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def conversation(alice, demo_model):
+def unserved_model(demo_model):
+    """The demo model under another name: its queue has no consumer."""
+    model = Model.objects.get(pk=demo_model.pk)
+    model.pk, model.name = None, "smollm2:unserved"
+    model.save()
+    return model
+
+
+@pytest.fixture
+def conversation(alice, unserved_model):
+    return services.conversation_create(owner=alice, model=unserved_model)
+
+
+@pytest.fixture
+def served_conversation(alice, demo_model):
     return services.conversation_create(owner=alice, model=demo_model)
 
 
@@ -127,8 +143,8 @@ def test_only_a_users_message_is_edited_and_only_a_reply_regenerated(conversatio
 
 
 # --- through the websocket, with the real worker and model -------------------------------
-def test_regenerate_then_switch_versions_over_the_websocket(hub_url, alice, conversation):
-    with chat_connect(hub_url, conversation.pk, alice) as ws:
+def test_regenerate_then_switch_versions_over_the_websocket(hub_url, alice, served_conversation):
+    with chat_connect(hub_url, served_conversation.pk, alice) as ws:
         _, first = post_message(ws, "Say one word.")
         read_until_final(ws)
         send(ws, {"type": "regenerate", "reply_id": first["id"]})
@@ -143,12 +159,12 @@ def test_regenerate_then_switch_versions_over_the_websocket(hub_url, alice, conv
         send(ws, {"type": "switch", "message_id": first["id"]})
         branch = receive(ws)
         assert [m["id"] for m in branch["messages"]][-1] == first["id"]
-    conversation.refresh_from_db()
-    assert conversation.current_id == first["id"]
+    served_conversation.refresh_from_db()
+    assert served_conversation.current_id == first["id"]
 
 
-def test_edit_over_the_websocket_answers_the_new_text(hub_url, alice, conversation):
-    with chat_connect(hub_url, conversation.pk, alice) as ws:
+def test_edit_over_the_websocket_answers_the_new_text(hub_url, alice, served_conversation):
+    with chat_connect(hub_url, served_conversation.pk, alice) as ws:
         asked, _ = post_message(ws, "Say one word.")
         read_until_final(ws)
         send(ws, {"type": "edit", "message_id": asked["id"], "text": "Say two words."})
@@ -158,7 +174,7 @@ def test_edit_over_the_websocket_answers_the_new_text(hub_url, alice, conversati
         assert edited["versions"] == [asked["id"], edited["id"]]
         _, final = read_until_final(ws)
         assert final["reply_id"] == reply["id"] and final["status"] == "done"
-    assert Message.objects.filter(conversation=conversation).count() == 4
+    assert Message.objects.filter(conversation=served_conversation).count() == 4
 
 
 def test_bob_cannot_regenerate_edit_or_switch_alices_messages(hub_url, alice, bob, conversation,
