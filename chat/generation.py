@@ -68,8 +68,8 @@ def generation_run(*, reply_id: int, worker_name: str) -> None:
     watching = _watch_cancel_flag(reply_id, request)
     try:
         final = _stream(request, writer, token_log)
-        _token_log_store(reply_id, final, token_log)
-        if generation_finish(reply_id=reply_id, final=final):
+        if generation_finish(reply_id=reply_id, final=final,
+                             tokens=_token_log_kept(final, token_log)):
             writer.finish(final)
     except StreamClosed:
         log.info("reply %s was ended by the reaper while streaming", reply_id)
@@ -90,12 +90,12 @@ def _keeps_token_log(reply: Message, request: GenerationRequest) -> bool:
             and request.model.backend in TOKEN_LOG_BACKENDS)
 
 
-def _token_log_store(reply_id: int, final: FinalFrame, token_log: list | None) -> None:
-    """Keep a chat reply's tokens, done or cancelled, before its status and its final frame
-    say it ended: a page that sees either may fetch them at once."""
+def _token_log_kept(final: FinalFrame, token_log: list | None) -> list | None:
+    """A chat reply keeps its tokens when it is done or cancelled; None (NULL: the view
+    says this reply has none) when it failed or logged nothing."""
     if not token_log or final["status"] == "failed":
-        return  # NULL: the view says this reply has none
-    Message.objects.filter(pk=reply_id, status__in=Message.ACTIVE).update(tokens=token_log)
+        return None
+    return token_log
 
 
 def _stream(request: GenerationRequest, writer: GenerationStreamWriter,

@@ -249,9 +249,12 @@ def generation_cancel(*, reply: Message) -> None:
     redis_client().set(cancel_key(reply.pk), 1, ex=settings.GENERATION_MAX_SECONDS)
 
 
-def generation_finish(*, reply_id: int, final: FinalFrame) -> bool:
-    """Record a reply's terminal state once; False if it had already ended."""
+def generation_finish(*, reply_id: int, final: FinalFrame, tokens: list | None = None) -> bool:
+    """Record a reply's terminal state once; False if it had already ended. ``tokens``, a
+    chat reply's token log, goes in the same write as the status: a page that sees the
+    reply ended (here or by its final frame, written after) may fetch them at once."""
     updated = Message.objects.filter(pk=reply_id, status__in=Message.ACTIVE).update(
+        tokens=tokens,
         status=final["status"],
         content=final["text"],
         error=final["error"],
